@@ -1,0 +1,19 @@
+# The two Quickstart commands. Each installs what it needs first (.ci/install), once per environment.
+VENV ?= .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: install reproduce test bench
+
+install: $(STAMP)
+
+$(STAMP): settings.ini setup.py constraints.txt .ci/install
+	bash .ci/install $(VENV)
+
+reproduce: install  ## the main job: every experiment at smoke scale, figures and claims into figures/
+	$(VENV)/bin/rlpaper reproduce
+
+test: install  ## every notebook under nbdev_test, and the tests of tests/
+	$(VENV)/bin/python -m pytest tests -q -p no:cacheprovider
+
+bench: install
+	$(VENV)/bin/python bench/bench_batching.py

@@ -1,0 +1,54 @@
+"What needs several processes: random labels across workers and processes, and fit on two Accelerate processes."
+import subprocess, sys
+
+import torch
+from accelerate import debug_launcher
+from torch.utils.data import DataLoader
+
+from rlpaper.data import RandomLabels
+from rlpaper.datasets import gaussian
+
+SNIPPET = ("from rlpaper.data import RandomLabels; from rlpaper.datasets import gaussian; import torch, random;"
+           "torch.manual_seed({g}); random.seed({g});"
+           "print(RandomLabels(gaussian(n=500), corrupt_prob=0.7, seed=11).targets.tolist())")
+
+
+def test_labels_identical_across_processes():
+    outs = {subprocess.run([sys.executable, '-c', SNIPPET.format(g=g)], capture_output=True, text=True,
+                           check=True).stdout for g in (1, 2)}
+    assert len(outs) == 1
+    assert outs.pop().strip() == str(RandomLabels(gaussian(n=500), corrupt_prob=0.7, seed=11).targets.tolist())
+
+
+def test_labels_identical_across_dataloader_workers():
+    rl = RandomLabels(gaussian(n=64), seed=5)
+    loader = DataLoader(rl, batch_size=8, num_workers=2, shuffle=False)
+    assert torch.cat([y for _, y in loader]).tolist() == rl.targets.tolist()
+
+
+def _two_process_fit():
+    # Accelerators must be created inside the launched function (see DESIGN.md), which fit does.
+    import torch
+    from accelerate import PartialState
+    from rlpaper.datasets import gaussian
+    from rlpaper.models import get_model
+    from rlpaper.train import TrainConfig, fit, final
+    torch.manual_seed(0)
+    model = get_model('mlp', 10, in_shape=(30,), hidden=(64,))
+    hist = fit(model, gaussian(n=101), TrainConfig(epochs=3, batch_size=32, eval_every=2, progress=False),
+               valid_ds=gaussian(train=False, n=37))
+    state = PartialState()
+    assert state.num_processes == 2
+    # evaluation reduces over processes: accuracies are multiples of 1/101 and 1/37, so every sample counted once
+    for split, n in (('train', 101), ('valid', 37)):
+        acc = final(hist, split)
+        assert abs(acc * n - round(acc * n)) < 1e-6, (split, acc)
+    # the replicas stay identical (DDP averages gradients)
+    w = torch.cat([p.detach().flatten() for p in model.parameters()])
+    ws = [torch.zeros_like(w) for _ in range(2)]
+    torch.distributed.all_gather(ws, w)
+    assert torch.equal(ws[0], ws[1])
+
+
+def test_fit_on_two_processes():
+    debug_launcher(_two_process_fit, num_processes=2)
