@@ -62,3 +62,4 @@ def test_reproduce_reports_a_failing_notebook(env, tmp_path):
     assert r.returncode == 1, r.stdout + r.stderr
     status = json.loads((tmp_path / 'runs' / 'reproduce' / 'e0' / 'status.json').read_text())
     assert status['status'] == 'failed' and 'DatasetNotFoundError' in status['error'], status
+    assert not (tmp_path / 'f').exists(), 'a failed reproduce must leave figures/ untouched'
