@@ -43,6 +43,20 @@ def _two_process_fit():
     for split, n in (('train', 101), ('valid', 37)):
         acc = final(hist, split)
         assert abs(acc * n - round(acc * n)) < 1e-6, (split, acc)
+    # evaluation on two processes equals a plain one-process computation, sample by sample
+    from accelerate import Accelerator
+    from rlpaper.train import evaluate, predict
+    acc = Accelerator(cpu=True)
+    ds = gaussian(train=False, n=37)
+    x, y = ds.x, ds.targets
+    per_sample = predict(model, x, y, acc, batch_size=8)
+    with torch.no_grad():
+        out = model(x)
+        expected = torch.stack([torch.nn.functional.cross_entropy(out, y, reduction='none'), (out.argmax(1) == y).float()], 1)
+    assert per_sample.shape == (37, 2)
+    assert torch.allclose(per_sample, expected, atol=1e-6)
+    ev = evaluate(model, x, y, acc, batch_size=8)
+    assert abs(ev['acc'] - expected[:, 1].double().mean().item()) < 1e-9 and abs(ev['loss'] - expected[:, 0].double().mean().item()) < 1e-5
     # the replicas stay identical (DDP averages gradients)
     w = torch.cat([p.detach().flatten() for p in model.parameters()])
     ws = [torch.zeros_like(w) for _ in range(2)]
