@@ -18,3 +18,4 @@ test: install  ## every notebook under nbdev_test, and the tests of tests/
 bench: install
 	$(VENV)/bin/python bench/bench_batching.py
 	$(VENV)/bin/python bench/bench_models.py
+	$(VENV)/bin/python bench/train_overhead.py
