@@ -53,9 +53,10 @@ def compare(name, model_kw, shape, n, epochs, batch_size, repeats, device='cpu',
         with tempfile.TemporaryDirectory() as d:
             fit(model(), ds, TrainConfig(**cfg, out_dir=d if out_dir else None))
     times = {'bare loop': [], 'fit': []}
-    for _ in range(repeats):   # alternate, so that drifts of the machine hit both
-        times['bare loop'].append(seconds(lambda: bare_loop(model().to(device), xd, yd, epochs, batch_size, 0.01, bf16)))
-        times['fit'].append(seconds(with_fit))
+    runs = {'bare loop': lambda: bare_loop(model().to(device), xd, yd, epochs, batch_size, 0.01, bf16), 'fit': with_fit}
+    for r in range(repeats):   # interleaved, each going first in turn, so that drifts of the machine hit both
+        for which in (('bare loop', 'fit') if r % 2 == 0 else ('fit', 'bare loop')):
+            times[which].append(seconds(runs[which]))
     best = {k: min(v) for k, v in times.items()}
     ratio = statistics.median(b / f for b, f in zip(times['bare loop'], times['fit']))   # paired: drifts cancel
     label = f'{name} {shape} {device}{" bf16" if bf16 else ""}{" +checkpoints" if out_dir else ""}'
