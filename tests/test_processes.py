@@ -65,4 +65,11 @@ def _two_process_fit():
 
 
 def test_fit_on_two_processes():
+    # debug_launcher forks; run it from a fresh interpreter, because forking a process whose OpenMP thread
+    # pool already runs (any torch work earlier in this pytest process) can deadlock the children.
+    r = subprocess.run([sys.executable, __file__], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+
+
+if __name__ == '__main__':
     debug_launcher(_two_process_fit, num_processes=2)
