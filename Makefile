@@ -19,3 +19,4 @@ bench: install
 	$(VENV)/bin/python bench/bench_batching.py
 	$(VENV)/bin/python bench/bench_models.py
 	$(VENV)/bin/python bench/train_overhead.py
+	$(VENV)/bin/python bench/bench_video.py
