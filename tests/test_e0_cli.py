@@ -2,11 +2,20 @@
 import json, subprocess
 
 import pandas as pd
+import yaml
 
 from conftest import BIN, ROOT
 
 E0 = ROOT / 'nbs' / 'experiments' / 'e0_random_labels.ipynb'
-TINY = ['n_train=200', 'n_test=200', 'seeds=[0, 1]', 'corrupt_probs=[0.0, 1.0]', "model_kwargs={'hidden': [256]}"]
+
+
+def tiny_sweep(folder, **params):
+    "A small E0 sweep file: 3 corruption levels, 2 seeds, 200 images, a one-layer MLP."
+    base = {'n_train': 200, 'n_test': 200, 'model_kwargs': {'hidden': [256]}, **params}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / 'e0.yaml').write_text(yaml.safe_dump({'notebook': str(E0), 'params': base, 'seeds': [0, 1],
+                                                    'grid': {'corrupt_prob': [0.0, 0.5, 1.0]}}))
+    return folder
 
 
 def test_env_prints_versions(env):
@@ -15,51 +24,55 @@ def test_env_prints_versions(env):
         assert name in out, out
 
 
-def test_papermill_runs_e0_with_parameters(env, tmp_path):
+def test_papermill_runs_one_e0_point(env, tmp_path):
     out = tmp_path / 'e0'
     subprocess.run([BIN / 'papermill', E0, tmp_path / 'executed.ipynb', '-p', 'n_train', '150', '-p', 'n_test', '100',
-                    '-y', 'seeds: [3]\ncorrupt_probs: [0.5]', '-p', 'out_dir', str(out), '--cwd', str(tmp_path)],
+                    '-p', 'corrupt_prob', '0.5', '-p', 'seed', '3', '-p', 'out_dir', str(out), '--cwd', str(tmp_path)],
                    env=env, check=True, capture_output=True, timeout=600)
     params = json.loads((out / 'params.json').read_text())
-    assert (params['n_train'], params['seeds'], params['corrupt_probs']) == (150, [3], [0.5])
+    assert (params['n_train'], params['seed'], params['corrupt_prob']) == (150, 3, 0.5)
     hist = pd.read_csv(out / 'history.csv')
     assert list(hist.columns[:5]) == ['step', 'epoch', 'split', 'metric', 'value']
-    assert set(hist.split) == {'batch', 'train', 'test'} and set(hist.seed) == {3}
-    summary = pd.read_csv(out / 'summary.csv')
-    assert len(summary) == 1 and 0.3 < summary.changed_fraction[0] < 0.6   # p (1 - 1/K) = 0.45 expected
+    assert set(hist.split) == {'batch', 'train', 'test'}
     metrics = json.loads((out / 'metrics.json').read_text())
-    assert metrics['runs'] == 1 and 0 <= metrics['min_train_acc'] <= 1
-    assert (out / 'accuracy.png').read_bytes()[:4] == b'\x89PNG'
+    assert 0.3 < metrics['changed_fraction'] < 0.6   # p (1 - 1/K) = 0.45 expected
+    assert 0 <= metrics['train_acc'] <= 1 and metrics['chance'] == 0.1
+    assert (out / 'accuracy.png').read_bytes()[:4] == b'\x89PNG' and (out / 'accuracy.pdf').read_bytes()[:4] == b'%PDF'
+    claims = json.loads((out / 'claims.json').read_text())
+    assert len(claims) == 4 and {c['verdict'] for c in claims} == {'inconclusive'}, claims   # one run, one seed
 
 
-def test_reproduce_writes_figures_and_claims(env, tmp_path):
-    figures = tmp_path / 'figures'
-    cmd = [BIN / 'rlpaper', 'reproduce', '--only', 'e0', '--figures', str(figures)]
-    for s in TINY: cmd += ['--set', s]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+def test_reproduce_runs_the_e0_sweep_into_figures(env, tmp_path):
+    sweeps, figures = tiny_sweep(tmp_path / 'sweeps' / 'smoke'), tmp_path / 'figures'
+    r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--only', 'E0', '--sweeps', sweeps, '--figures', figures,
+                        '--workers', '2'], env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert {'e0_accuracy.png', 'e0_steps.png', 'claims.md'} <= {p.name for p in figures.iterdir()}
+    assert {'e0_accuracy.png', 'e0_accuracy.pdf', 'e0_steps.png', 'claims.md'} <= {p.name for p in figures.iterdir()}
     rows = [l for l in (figures / 'claims.md').read_text().splitlines() if l.startswith('| E0 |')]
-    assert len(rows) == 3, rows
+    assert len(rows) == 4, rows
     for row in rows:
         cells = [c.strip() for c in row.strip('|').split(' | ')]
-        assert cells[-1] in ('reproduced', 'not reproduced', 'inconclusive') and any(ch.isdigit() for ch in cells[3])
-    run = tmp_path / 'runs' / 'reproduce' / 'e0'
-    assert json.loads((run / 'status.json').read_text())['status'] == 'done'
-    assert (run / 'e0_random_labels.ipynb').exists() and (run / 'metrics.json').exists()
+        assert cells[5] == '2' and cells[6] in ('reproduced', 'not reproduced', 'inconclusive'), cells   # seeds, verdict
+        assert 'over 2 seeds' in cells[3] and cells[7].startswith('[e0_'), cells
+    results = pd.read_csv(tmp_path / 'runs' / 'e0-smoke' / 'results.csv')
+    assert len(results) == 6 and set(results.status) == {'done'} and results.train_acc.notna().all()
+    assert sorted(results.corrupt_prob.unique()) == [0.0, 0.5, 1.0] and sorted(results.seed.unique()) == [0, 1]
+    report = tmp_path / 'runs' / 'e0-smoke' / 'report'
+    assert (report / 'e0_random_labels.ipynb').exists() and json.loads((report / 'status.json').read_text())['status'] == 'done'
 
 
-def test_reproduce_rejects_unknown_parameter(env, tmp_path):
-    r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--set', 'n_trian=5', '--figures', str(tmp_path)],
-                       env=env, capture_output=True, text=True)
-    assert r.returncode == 2 and "n_trian" in r.stderr, r.stderr
-
-
-def test_reproduce_reports_a_failing_notebook(env, tmp_path):
-    r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--only', 'e0', '--set', 'dataset=cifar10',
-                        '--figures', str(tmp_path / 'f')], env=dict(env, RLPAPER_DATA=str(tmp_path / 'nodata')),
-                       capture_output=True, text=True, timeout=600)
+def test_a_failing_e0_run_is_reported_and_figures_kept(env, tmp_path):
+    sweeps = tiny_sweep(tmp_path / 'sweeps' / 'smoke', dataset='cifar10')
+    r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--sweeps', sweeps, '--figures', tmp_path / 'f', '--workers', '2'],
+                       env=dict(env, RLPAPER_DATA=str(tmp_path / 'nodata')), capture_output=True, text=True, timeout=600)
     assert r.returncode == 1, r.stdout + r.stderr
-    status = json.loads((tmp_path / 'runs' / 'reproduce' / 'e0' / 'status.json').read_text())
+    status = json.loads(next((tmp_path / 'runs' / 'e0-smoke').glob('*/status.json')).read_text())
     assert status['status'] == 'failed' and 'DatasetNotFoundError' in status['error'], status
     assert not (tmp_path / 'f').exists(), 'a failed reproduce must leave figures/ untouched'
+
+
+def test_paper_scale_lists_what_e0_needs(env, tmp_path):
+    r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--scale', 'paper', '--only', 'e0', '--figures', tmp_path / 'f'],
+                       env=dict(env, RLPAPER_DATA=str(tmp_path / 'nodata')), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "e0: data ['cifar10']; 1 GPU(s) per run; 18 runs" in r.stdout and 'missing  e0: dataset cifar10' in r.stdout, r.stdout

@@ -1,0 +1,138 @@
+"Sweeps end to end: SIGKILL and resume, the Slurm path through submitit's local executor, and `reproduce`."
+import json, os, signal, subprocess, time
+
+import nbformat
+import pandas as pd
+import yaml
+
+from conftest import BIN
+
+# A run: sleeps, writes its metrics, and appends its id to the sweep's ledger as its very last act, so the
+# ledger counts how often each run completed. In report mode it draws a figure and checks one claim.
+RUN = '''
+import json, os, pathlib, time
+from rlpaper.core import write_json
+out = pathlib.Path(out_dir or '.')
+if fail and x == 2: raise RuntimeError('x = 2 fails')
+if results is None:
+    time.sleep(sleep)
+    write_json(out / 'metrics.json', {'y': x + seed})
+    (out / 'history.csv').write_text('step,value\\n0,0\\n1,%d\\n' % x)
+    with open(out.parent / 'ledger.txt', 'a') as f: f.write(out.name + '\\n')
+else:
+    import matplotlib.pyplot as plt
+    from rlpaper.figures import claim_over_seeds, save_claims, save_figure
+    from rlpaper.sweep import load_results
+    table, history = load_results(results)
+    fig, ax = plt.subplots(); ax.plot(table.x, table.y, 'o'); save_figure(fig, out / 'y.png')
+    per_seed = table.groupby('seed').y.max()
+    save_claims([claim_over_seeds('E5', 'Tiny 2026', 'y reaches 3', per_seed, 3, '>=', figure='y.png')], out / 'claims.json')
+'''
+PARAMS = 'x = 1\nseed = 0\nsleep = 0.0\nfail = False\nout_dir = None\nresults = None'
+
+
+def tiny_notebook(path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PARAMS, metadata={'tags': ['parameters']}),
+                                         nbformat.v4.new_code_cell(RUN)])
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'python3', 'language': 'python'}
+    nbformat.write(nb, path)
+    return path
+
+
+def sweep_file(path, notebook, **spec):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({'notebook': str(notebook), 'grid': {'x': [1, 2, 3]}, 'seeds': [0, 1], **spec}))
+    return path
+
+
+def statuses(root):
+    return {p.parent.name: json.loads(p.read_text()) for p in root.glob('*/status.json')}
+
+
+def test_sigkill_of_the_sweep_loses_only_the_runs_in_flight(env, tmp_path):
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    f = sweep_file(tmp_path / 'sweeps' / 'smoke' / 'e5.yaml', nb, params={'sleep': 3.0})
+    root = tmp_path / 'runs' / 'e5-smoke'
+    cmd = [BIN / 'rlpaper', 'sweep', 'run', f, '--workers', '2']
+    sweep = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    def counts(): return pd.Series([s['status'] for s in statuses(root).values()], dtype=object).value_counts()
+    while counts().get('done', 0) < 2 or counts().get('running', 0) < 1:   # two runs finished, one in flight
+        assert time.time() < deadline and sweep.poll() is None, 'the sweep ended or stalled before two runs finished'
+        time.sleep(0.1)
+    sweep.send_signal(signal.SIGKILL); sweep.wait()
+    done_at_kill = {k for k, s in statuses(root).items() if s['status'] == 'done'}
+    time.sleep(5)     # time enough for an orphan to finish its 3 s run, if one survived the kill
+    before = statuses(root)
+    done_before = {k for k, s in before.items() if s['status'] == 'done'}
+    assert done_before == done_at_kill, 'a run went on after its sweep was killed'
+    assert sorted((root / 'ledger.txt').read_text().split()) == sorted(done_before)
+    table = subprocess.run([BIN / 'rlpaper', 'sweep', 'status', f], env=env, capture_output=True, text=True).stdout
+    assert 'interrupted' in table and 'running' not in table.split('\n', 1)[1], table
+
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = statuses(root)
+    assert len(after) == 6 and all(s['status'] == 'done' for s in after.values())
+    ledger = (root / 'ledger.txt').read_text().split()
+    assert sorted(ledger) == sorted(after), 'every run completed exactly once'
+    for rid in done_before: assert after[rid] == before[rid], 'a finished run was run again'
+    assert any(s['attempt'] == 2 for s in after.values()), 'the interrupted runs were run again'
+
+
+def test_slurm_executor_through_submitit_local(tmp_path, monkeypatch):
+    from rlpaper.sweep import Sweep, collect, run_sweeps, sweep_status
+    monkeypatch.setenv('RLPAPER_RUNS', str(tmp_path / 'runs'))
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    s = Sweep.load(sweep_file(tmp_path / 'sweeps' / 'smoke' / 'e5.yaml', nb, params={'fail': True},
+                              resources={'time_min': 5, 'slurm': {'partition': 'gpu'}}))
+    started = run_sweeps([s], workers=2, executor='slurm', slurm_cluster='local', progress=False)
+    assert len(started) == 6
+    st = sweep_status(s).set_index('x')
+    assert (st.loc[[1, 3], 'status'] == 'done').all() and (st.loc[2, 'status'] == 'failed').all()
+    assert st.loc[2, 'error'].str.contains('RuntimeError: x = 2 fails').all()
+    assert (s.root / 'submitit').is_dir(), 'the jobs went through submitit'
+    table, history = collect(s)   # partial: the failed runs keep their rows, without metrics
+    assert len(table) == 6 and table.y.notna().sum() == 4 and len(history) == 8
+    assert run_sweeps([s], executor='slurm', slurm_cluster='local', progress=False) == []   # failed: not retried
+
+
+def test_reproduce_publishes_figures_and_claims_and_resumes(env, tmp_path):
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    sweeps, figures = tmp_path / 'sweeps' / 'smoke', tmp_path / 'figures'
+    sweep_file(sweeps / 'e5.yaml', nb)
+    cmd = [BIN / 'rlpaper', 'reproduce', '--sweeps', sweeps, '--figures', figures, '--workers', '2']
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert {'e5_y.png', 'e5_y.pdf', 'claims.md', 'claims.json'} <= {p.name for p in figures.iterdir()}
+    row = [l for l in (figures / 'claims.md').read_text().splitlines() if l.startswith('| E5 |')]
+    assert len(row) == 1 and 'reproduced' in row[0] and '[e5_y.png](e5_y.png)' in row[0], row
+    results = pd.read_csv(tmp_path / 'runs' / 'e5-smoke' / 'results.csv')
+    assert len(results) == 6 and set(results.status) == {'done'}
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)   # again: nothing to run
+    assert r.returncode == 0 and '6 runs, 0 to start' in r.stdout, r.stdout
+
+    # a failing run: reproduce exits 1 and leaves the published figures and claims as they were
+    sweep_file(sweeps / 'e5.yaml', nb, params={'fail': True})
+    claims_md = (figures / 'claims.md').read_text()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and 'incomplete' in r.stdout, r.stdout + r.stderr
+    assert (figures / 'claims.md').read_text() == claims_md
+
+
+def test_reproduce_stops_on_missing_data(env, tmp_path):
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    sweeps = tmp_path / 'sweeps' / 'paper'
+    sweep_file(sweeps / 'e5.yaml', nb, data=['cifar10', 'ucf101/UCF-101'])
+    r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--scale', 'paper', '--sweeps', sweeps, '--figures', tmp_path / 'f'],
+                       env=dict(env, RLPAPER_DATA=str(tmp_path / 'nodata')), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert 'missing  e5: dataset cifar10' in r.stdout and 'missing  e5: data ucf101/UCF-101' in r.stdout, r.stdout
+    assert not (tmp_path / 'runs').exists() and not (tmp_path / 'f').exists()
+
+
+def test_sweep_file_errors_name_the_key(env, tmp_path):
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    f = sweep_file(tmp_path / 's' / 'e5.yaml', nb, params={'n_trian': 5})
+    r = subprocess.run([BIN / 'rlpaper', 'sweep', 'run', f], env=env, capture_output=True, text=True)
+    assert r.returncode == 2 and "['n_trian']" in r.stderr and 'does not declare' in r.stderr, r.stderr
