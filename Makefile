@@ -9,7 +9,7 @@ install: $(STAMP)
 $(STAMP): settings.ini setup.py constraints.txt .ci/install
 	bash .ci/install $(VENV)
 
-reproduce: install  ## the main job: every experiment at smoke scale, figures and claims into figures/
+reproduce: install  ## the main job: every smoke-scale sweep file, then figures and claims.md into figures/
 	$(VENV)/bin/rlpaper reproduce
 
 test: install  ## every notebook under nbdev_test, and the tests of tests/
