@@ -1,5 +1,5 @@
 "Sweeps end to end: SIGKILL and resume, the Slurm path through submitit's local executor, and `reproduce`."
-import json, os, signal, subprocess, time
+import json, signal, subprocess, time
 
 import nbformat
 import pandas as pd
