@@ -136,3 +136,14 @@ def test_sweep_file_errors_name_the_key(env, tmp_path):
     f = sweep_file(tmp_path / 's' / 'e5.yaml', nb, params={'n_trian': 5})
     r = subprocess.run([BIN / 'rlpaper', 'sweep', 'run', f], env=env, capture_output=True, text=True)
     assert r.returncode == 2 and "['n_trian']" in r.stderr and 'does not declare' in r.stderr, r.stderr
+
+
+def test_a_run_over_its_time_limit_is_killed_and_failed(env, tmp_path):
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    f = sweep_file(tmp_path / 's' / 'e5.yaml', nb, grid={'x': [1]}, seeds=[0], params={'sleep': 60.0},
+                   resources={'time_min': 0.1})
+    t0 = time.time()
+    r = subprocess.run([BIN / 'rlpaper', 'sweep', 'run', f], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and time.time() - t0 < 40, (time.time() - t0, r.stdout + r.stderr)
+    (st,) = statuses(tmp_path / 'runs' / 'e5-s').values()
+    assert st['status'] == 'failed' and 'time limit of 0.1 min exceeded' in st['error'], st
