@@ -70,6 +70,9 @@ class RandomLabels(Dataset):
         return RandomLabels(self.dataset, self.num_classes, self.corrupt_prob, self.mode, seed)
 
     def __len__(self): return len(self.dataset)
+    def set_epoch(self, epoch: int):
+        "Pass the epoch on to the wrapped dataset when it draws per-epoch data (the clips of `VideoClips`)."
+        if hasattr(self.dataset, 'set_epoch'): self.dataset.set_epoch(epoch)
     def __getitem__(self, i): return self.dataset[i][0], int(self.targets[i])
     def to_tensors(self, indices=None):
         "Inputs of the wrapped dataset with the random labels."
@@ -86,10 +89,15 @@ class LabelledSubset(Subset):
         super().__init__(ds, torch.as_tensor(indices).long())
         self.targets = targets_of(ds)[self.indices]
         self.classes = list(getattr(ds, 'classes', range(num_classes_of(ds))))
+    def __getitem__(self, i): return self.dataset[int(self.indices[i])]   # a plain int, not a 0-d tensor
+    def __getitems__(self, indices): return [self[i] for i in indices]     # what a DataLoader calls
     def to_tensors(self, indices=None):
         "Inputs and labels of the subset (its rows `indices` when given)."
         rows = self.indices if indices is None else self.indices[torch.as_tensor(indices).long()]
         return to_tensors(self.dataset, rows)
+    def set_epoch(self, epoch: int):
+        "Pass the epoch on to the wrapped dataset when it draws per-epoch data (the clips of `VideoClips`)."
+        if hasattr(self.dataset, 'set_epoch'): self.dataset.set_epoch(epoch)
 
 def disjoint_split(ds, # any dataset with `.targets`
                    sizes, # number of samples in each part

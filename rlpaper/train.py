@@ -16,22 +16,25 @@ import yaml
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import gather_object
+from torch.utils.data import BatchSampler, DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from .core import atomic_path, seed_everything
 from .datasets import to_tensors
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'HISTORY_COLUMNS', 'RUN_SECTIONS', 'TrainConfig', 'make_optimizer',
-           'lr_factor', 'Schedule', 'TensorBatches', 'predict', 'evaluate', 'Callback', 'TrainState', 'rng_state',
-           'set_rng_state', 'checkpoint_paths', 'save_checkpoint', 'load_checkpoint', 'HistoryFile',
-           'NonFiniteLossError', 'StepMetrics', 'fit', 'final', 'steps_to', 'check_run_spec', 'build_run',
-           'is_main_process', 'train_from_spec', 'main']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'DATA_MODES', 'HISTORY_COLUMNS', 'RUN_SECTIONS', 'TrainConfig',
+           'make_optimizer', 'lr_factor', 'Schedule', 'epoch_order', 'TensorBatches', 'EpochBatchSampler',
+           'set_epoch_of', 'stream_loader', 'stream_epoch', 'predict', 'evaluate', 'predict_dataset',
+           'evaluate_dataset', 'Callback', 'TrainState', 'rng_state', 'set_rng_state', 'checkpoint_paths',
+           'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'NonFiniteLossError', 'StepMetrics', 'fit', 'final',
+           'steps_to', 'check_run_spec', 'build_run', 'is_main_process', 'train_from_spec', 'main']
 
 # %% ../nbs/05_train.ipynb #33e3d9b1
 OPTIMIZERS = ('sgd', 'adamw')
 SCHEDULES = ('constant', 'step', 'cosine', 'plateau')
 PRECISIONS = ('no', 'bf16')
+DATA_MODES = ('memory', 'stream')
 
 @dataclass
 class TrainConfig:
@@ -39,6 +42,8 @@ class TrainConfig:
     epochs: int = 1 # passes over the training set
     steps: int = 0 # total optimizer steps instead of `epochs` (0: use `epochs`)
     batch_size: int = 128 # samples per optimizer step, summed over processes
+    data: str = 'memory' # 'memory': tensors on the device, batched by indexing; 'stream': a DataLoader reads the dataset
+    num_workers: int = 0 # DataLoader worker processes with data='stream' (0: read in the training process)
     optimizer: str = 'sgd' # 'sgd' (with momentum) or 'adamw'
     lr: float = 0.1 # peak learning rate
     momentum: float = 0.9 # SGD momentum
@@ -67,10 +72,13 @@ class TrainConfig:
         self.milestones = tuple(int(m) for m in (self.milestones or ()))
         if self.out_dir is not None: self.out_dir = str(self.out_dir)
         for name in ('epochs', 'batch_size', 'log_every', 'eval_every_epochs'): self._check(name, 1)
-        for name in ('steps', 'warmup_steps', 'patience', 'eval_every', 'checkpoint_every', 'checkpoint_every_steps'):
+        for name in ('steps', 'warmup_steps', 'patience', 'eval_every', 'checkpoint_every', 'checkpoint_every_steps',
+                     'num_workers'):
             self._check(name, 0)
         self._choice('optimizer', OPTIMIZERS); self._choice('schedule', SCHEDULES)
-        self._choice('mixed_precision', PRECISIONS)
+        self._choice('mixed_precision', PRECISIONS); self._choice('data', DATA_MODES)
+        if self.num_workers and self.data != 'stream':
+            raise ValueError("num_workers is used by data='stream' only; set data='stream' or num_workers=0")
         if not self.lr > 0: raise ValueError(f'lr must be positive, got {self.lr}')
         if not 0 <= self.momentum < 1: raise ValueError(f'momentum must be in [0, 1), got {self.momentum}')
         if self.nesterov and (self.optimizer != 'sgd' or self.momentum == 0):
@@ -146,6 +154,11 @@ class Schedule:
     def load_state_dict(self, d): self.torch.load_state_dict(d)
 
 # %% ../nbs/05_train.ipynb #eb2ba398
+def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> np.ndarray:
+    "Process `rank`'s sample indices in epoch `epoch`: a permutation drawn from `(seed, epoch)`, padded by wrapping."
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    return np.resize(order, -(-n // world) * world)[rank::world]
+
 class TensorBatches:
     "Shuffled mini-batches of in-memory tensors, sharded over processes."
     def __init__(self, x, y, batch_size, seed=0, rank=0, world=1):
@@ -157,33 +170,99 @@ class TensorBatches:
 
     def epoch(self, epoch: int, start: int = 0):
         "Yield this process's batches of epoch `epoch`, from batch `start` on."
-        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
-        order = np.resize(order, self.shard_len * self.world)[self.rank::self.world]   # pad by wrapping
-        order = torch.from_numpy(order).to(self.x.device)
+        order = torch.from_numpy(epoch_order(len(self.x), self.seed, epoch, self.rank, self.world)).to(self.x.device)
         for i in range(start * self.per_process, len(order), self.per_process):
             idx = order[i:i + self.per_process]
             yield self.x[idx], self.y[idx]
 
+# %% ../nbs/05_train.ipynb #945e793a
+class EpochBatchSampler(Sampler):
+    "`TensorBatches`' batches as index lists for a DataLoader; `set_epoch` picks the epoch and the first batch."
+    def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.rank, self.world = n, seed, rank, world
+        self.per_process = -(-batch_size // world)
+        self.per_epoch = -(-(-(-n // world)) // self.per_process)   # batches in a whole epoch, as len(TensorBatches)
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0):
+        "Iterate over epoch `epoch` from batch `start` on; the batches before it are skipped, not loaded."
+        self.epoch, self.start = epoch, start
+
+    def __len__(self): return self.per_epoch - self.start
+
+    def __iter__(self):
+        order = epoch_order(self.n, self.seed, self.epoch, self.rank, self.world)
+        for i in range(self.start * self.per_process, len(order), self.per_process):
+            yield order[i:i + self.per_process].tolist()
+
+def set_epoch_of(ds, epoch: int):
+    "Tell `ds` the epoch if it draws per-epoch data (`VideoClips`, and the wrappers of `rlpaper.data` around one)."
+    if hasattr(ds, 'set_epoch'): ds.set_epoch(epoch)
+
+def stream_loader(ds, batch_sampler, num_workers: int = 0, device='cpu') -> DataLoader:
+    "A DataLoader reading the index lists of `batch_sampler` from `ds`, its workers started afresh for each pass."
+    # Not persistent: each pass starts workers from the dataset as it is then (after `set_epoch`). Its own
+    # generator: every new iterator draws a seed for the workers, which must not come from the global state.
+    return DataLoader(ds, batch_sampler=batch_sampler, num_workers=num_workers, persistent_workers=False,
+                      pin_memory=torch.device(device).type == 'cuda', generator=torch.Generator())
+
+def stream_epoch(loader: DataLoader, # from `stream_loader` over an `EpochBatchSampler`
+                 epoch: int, # the epoch, counted from 0
+                 start: int = 0, # the batch to start from
+                 seed: int = 0, # with `epoch`, seeds the workers' random state
+                 device='cpu'): # where the batches go
+    "Yield this process's batches of epoch `epoch` from batch `start` on, as tensors on `device`."
+    set_epoch_of(loader.dataset, epoch)   # before the iterator starts its workers
+    loader.batch_sampler.set_epoch(epoch, start)
+    loader.generator.manual_seed(int(np.random.default_rng([seed, epoch, 1]).integers(2**62)))
+    for x, y in loader: yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
 # %% ../nbs/05_train.ipynb #27fbf3ba
+def _shard(n: int, accelerator: Accelerator) -> tuple[int, int, int]:
+    "This process's contiguous chunk `[start, stop)` of `n` samples, and the length every chunk is padded to."
+    chunk, r = -(-n // accelerator.num_processes), accelerator.process_index
+    return min(r * chunk, n), min((r + 1) * chunk, n), chunk
+
+def _per_sample(model, batches, rows: int, device) -> torch.Tensor:
+    "`(loss, correct)` of each sample of `batches` (pairs of inputs and labels), in order, zero-padded to `rows` rows."
+    was_training = model.training
+    model.eval()
+    res, i = torch.zeros(rows, 2, device=device), 0
+    for x, y in batches:
+        out = model(x).float()
+        res[i:i + len(y)] = torch.stack([F.cross_entropy(out, y, reduction='none'), (out.argmax(1) == y).float()], 1)
+        i += len(y)
+    model.train(was_training)
+    return res
+
 @torch.no_grad()
 def predict(model, x, y, accelerator: Accelerator, batch_size: int = 1024) -> torch.Tensor:
     "Per-sample `(loss, correct)` of `model` on `(x, y)`, in sample order, gathered on every process."
-    n, world, rank = len(x), accelerator.num_processes, accelerator.process_index
-    chunk = -(-n // world)
-    start, stop = min(rank * chunk, n), min((rank + 1) * chunk, n)
-    was_training = model.training
-    model.eval()
-    res = torch.zeros(chunk, 2, device=x.device)   # rows past `stop` are padding, cut off after gathering
-    for i in range(start, stop, batch_size):   # slices, not fancy indexing: no copies of the inputs
-        out, yb = model(x[i:min(i + batch_size, stop)]).float(), y[i:min(i + batch_size, stop)]
-        res[i - start:i - start + len(yb)] = torch.stack([F.cross_entropy(out, yb, reduction='none'), (out.argmax(1) == yb).float()], 1)
-    model.train(was_training)
-    return accelerator.gather_for_metrics(res)[:n]
+    start, stop, chunk = _shard(len(x), accelerator)
+    # slices, not fancy indexing: no copies of the inputs; rows past `stop` are padding, cut off after gathering
+    slices = ((x[i:min(i + batch_size, stop)], y[i:min(i + batch_size, stop)]) for i in range(start, stop, batch_size))
+    return accelerator.gather_for_metrics(_per_sample(model, slices, chunk, x.device))[:len(x)]
+
+def _means(per_sample: torch.Tensor) -> dict:
+    loss, correct = per_sample.double().mean(0).tolist()
+    return {'loss': loss, 'acc': correct}
 
 def evaluate(model, x, y, accelerator: Accelerator, batch_size: int = 1024) -> dict:
     "Mean cross-entropy and accuracy of `model` on `(x, y)`, over all processes."
-    loss, correct = predict(model, x, y, accelerator, batch_size).double().mean(0).tolist()
-    return {'loss': loss, 'acc': correct}
+    return _means(predict(model, x, y, accelerator, batch_size))
+
+@torch.no_grad()
+def predict_dataset(model, ds, accelerator: Accelerator, batch_size: int = 1024, num_workers: int = 0) -> torch.Tensor:
+    "`predict` for a dataset read by a DataLoader (data='stream'), in the same chunks and batches."
+    start, stop, chunk = _shard(len(ds), accelerator)
+    dev = accelerator.device
+    loader = stream_loader(ds, BatchSampler(range(start, stop), batch_size, drop_last=False), num_workers, dev)
+    batches = ((x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)) for x, y in loader)
+    return accelerator.gather_for_metrics(_per_sample(model, batches, chunk, dev))[:len(ds)]
+
+def evaluate_dataset(model, ds, accelerator: Accelerator, batch_size: int = 1024, num_workers: int = 0) -> dict:
+    "`evaluate` for a dataset read by a DataLoader (data='stream'), over all processes."
+    return _means(predict_dataset(model, ds, accelerator, batch_size, num_workers))
 
 # %% ../nbs/05_train.ipynb #ed7ddf01
 class Callback:
@@ -200,7 +279,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     accelerator: Accelerator
     cfg: TrainConfig
-    data: dict # split name: (x, y) tensors on the device
+    data: dict # split name: (x, y) tensors on the device (data='memory'), or the dataset itself (data='stream')
     steps_per_epoch: int
     total_steps: int
     step: int = 0 # optimizer steps done
@@ -226,7 +305,7 @@ class TrainState:
 
 # %% ../nbs/05_train.ipynb #371dc96e
 HISTORY_COLUMNS = ['step', 'epoch', 'split', 'metric', 'value']
-_VOLATILE = ('progress', 'resume', 'out_dir', 'cpu')   # may change between a run and its resumption
+_VOLATILE = ('progress', 'resume', 'out_dir', 'cpu', 'num_workers')   # may change between a run and its resumption
 
 def rng_state() -> dict:
     "The random states of Python, NumPy and torch (CPU and CUDA) of this process, as tensors and lists."
@@ -269,6 +348,7 @@ def load_checkpoint(path) -> dict:
 
 def _config_changes(saved: dict, cfg: TrainConfig) -> list[str]:
     now = cfg.to_dict()
+    saved = {**TrainConfig().to_dict(), **saved}   # a field newer than the checkpoint had its default value
     return [f'{k}: {saved.get(k)!r} -> {now[k]!r}' for k in now if k not in _VOLATILE and saved.get(k) != now[k]]
 
 # %% ../nbs/05_train.ipynb #7c3af124
@@ -295,9 +375,28 @@ class HistoryFile:
 class NonFiniteLossError(FloatingPointError):
     "The training loss became NaN or infinite."
 
-def _device_data(train_ds, valid_ds, eval_sets, device) -> dict:
-    sets = {'train': train_ds, **({'valid': valid_ds} if valid_ds is not None else {}), **(eval_sets or {})}
+def _splits(train_ds, valid_ds, eval_sets) -> dict:
+    "The sets `fit` evaluates, by name: 'train', 'valid' when given, and those of `eval_sets`."
+    return {'train': train_ds, **({'valid': valid_ds} if valid_ds is not None else {}), **(eval_sets or {})}
+
+def _device_data(sets: dict, device) -> dict:
+    "data='memory': each set as `(x, y)` tensors on `device`."
     return {name: tuple(t.to(device) for t in to_tensors(ds)) for name, ds in sets.items()}
+
+def _train_batches(train, cfg: TrainConfig, acc: Accelerator):
+    "Batches per epoch, and `epoch_batches(epoch, start)`, which yields this process's training batches on the device."
+    rank, world = acc.process_index, acc.num_processes
+    if cfg.data == 'memory':
+        batches = TensorBatches(*train, cfg.batch_size, cfg.seed, rank, world)
+        return len(batches), batches.epoch
+    sampler = EpochBatchSampler(len(train), cfg.batch_size, cfg.seed, rank, world)
+    loader = stream_loader(train, sampler, cfg.num_workers, acc.device)
+    return sampler.per_epoch, lambda epoch, start=0: stream_epoch(loader, epoch, start, cfg.seed, acc.device)
+
+def _evaluate_split(model, data, cfg: TrainConfig, acc: Accelerator) -> dict:
+    "`evaluate` of `(x, y)` tensors (data='memory') or `evaluate_dataset` of a dataset (data='stream')."
+    if cfg.data == 'memory': return evaluate(model, *data, acc)
+    return evaluate_dataset(model, data, acc, num_workers=cfg.num_workers)
 
 def _fail(s: TrainState, history: HistoryFile, step: int):
     "Stop on a non-finite loss at `step`, keeping the history and the last good checkpoint."
@@ -375,15 +474,16 @@ def fit(model: torch.nn.Module, # the network, already initialised
     "Train `model` in place (resuming from `cfg.out_dir` if it holds a checkpoint); return the tidy history."
     acc = _accelerator(cfg)
     seed_everything(cfg.seed)
-    data = _device_data(train_ds, valid_ds, eval_sets, acc.device)
-    batches = TensorBatches(*data['train'], cfg.batch_size, cfg.seed, acc.process_index, acc.num_processes)
-    total = cfg.steps or cfg.epochs * len(batches)
+    sets = _splits(train_ds, valid_ds, eval_sets)
+    data = _device_data(sets, acc.device) if cfg.data == 'memory' else sets
+    per_epoch, epoch_batches = _train_batches(data['train'], cfg, acc)
+    total = cfg.steps or cfg.epochs * per_epoch
     # Only the model goes through `prepare`: Accelerate's optimizer wrapper adds nothing without fp16 or
     # gradient accumulation, and costs about 0.5 ms per step on a CPU (a package lookup on every step).
     opt = make_optimizer(model, cfg)
     model = acc.prepare(model)
-    schedule = Schedule(opt, cfg, len(batches), total)
-    s = TrainState(model, opt, acc, cfg, data, len(batches), total)
+    schedule = Schedule(opt, cfg, per_epoch, total)
+    s = TrainState(model, opt, acc, cfg, data, per_epoch, total)
     metrics = StepMetrics(cfg.log_every, acc)
     history = HistoryFile(Path(cfg.out_dir) / 'history.csv' if cfg.out_dir else None, acc.is_main_process)
     ckpt = _resume_point(cfg)
@@ -405,7 +505,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
 
     def evaluate_all():
         check_losses()
-        results = {split: evaluate(model, x, y, acc) for split, (x, y) in data.items()}
+        results = {split: _evaluate_split(model, d, cfg, acc) for split, d in data.items()}
         for split, m in results.items(): s.log(split, m)
         last_eval[0] = s.step
         if results['train']['acc'] >= target: s.stop = True
@@ -429,7 +529,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
     model.train()
     bar = tqdm(total=total, initial=s.step, desc='fit', disable=not (cfg.progress and acc.is_main_process))
     while not s.stop and s.step < total:
-        for xb, yb in batches.epoch(s.epoch, start=s.position):
+        for xb, yb in epoch_batches(s.epoch, start=s.position):
             out = model(xb)
             loss = F.cross_entropy(out, yb, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
@@ -440,7 +540,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
             s.step += 1; s.position += 1
             bar.update()
             if s.step % cfg.log_every == 0: log_batches(cfg.log_every)
-            end_of_epoch = s.position == len(batches)
+            end_of_epoch = s.position == per_epoch
             if end_of_epoch:
                 check_losses()
                 schedule.after_epoch(metrics.end_epoch())
