@@ -10,12 +10,12 @@ from pathlib import Path
 
 from .core import data_dir, project_root, versions, write_json
 from .figures import Claim, load_claims, write_claims_table
+from .video import VIDEO_LAYOUTS, video_dataset
 from .sweep import (EXECUTORS, Sweep, collect, experiments_dir, missing_requirements, report, run_sweeps,
                            sweep_status)
 
 # %% auto #0
-__all__ = ['SCALES', 'VIDEO_LAYOUTS', 'sweep_files', 'publish', 'check_requirements', 'reproduce', 'video_dataset',
-           'cache_videos', 'sweep_command', 'main']
+__all__ = ['SCALES', 'sweep_files', 'publish', 'check_requirements', 'reproduce', 'cache_videos', 'sweep_command', 'main']
 
 # %% ../nbs/11_cli.ipynb #09292d45
 SCALES = ('smoke', 'paper')
@@ -150,19 +150,6 @@ def _execution_args(p):
     p.add_argument('--runs', help='folder of all sweeps (default: $RLPAPER_RUNS or runs/)')
 
 # %% ../nbs/11_cli.ipynb #14d21f56
-VIDEO_LAYOUTS = ('ucf101', 'hmdb51', 'kinetics', 'folder')
-
-def video_dataset(layout: str, root, annotations=None, fold: int = 1, split: str = 'train', **clip_kwargs):
-    "A video dataset of `rlpaper.video` by layout name, as `rlpaper data cache` names them."
-    from rlpaper import video
-    if layout in ('ucf101', 'hmdb51') and not annotations:
-        raise ValueError(f'{layout} needs --annotations: the folder of its split files')
-    if layout == 'ucf101': return video.ucf101(root, annotations, fold, split == 'train', **clip_kwargs)
-    if layout == 'hmdb51': return video.hmdb51(root, annotations, fold, split == 'train', **clip_kwargs)
-    if layout == 'kinetics': return video.kinetics(root, split, annotations, **clip_kwargs)
-    if layout == 'folder': return video.video_folder(root, annotations, **clip_kwargs)
-    raise ValueError(f'unknown layout {layout!r}; choose one of {VIDEO_LAYOUTS}')
-
 def cache_videos(layout, root, annotations=None, fold=1, split='train', resize=(128, 171), out=None) -> Path:
     "Build the frame cache of a video dataset; returns its path."
     from rlpaper.video import build_frame_cache

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03b_synthetic_video.ipynb #54ed3b24
 from __future__ import annotations
-import functools, json, math
+import fcntl, functools, json, math
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -12,12 +12,15 @@ import av
 import numpy as np
 from tqdm.auto import tqdm
 
-from .core import atomic_path, write_json
+from .core import atomic_path, data_dir, write_json
+from .data import disjoint_split
+from .video import video_dataset
 
 # %% auto #0
-__all__ = ['MOTIONS', 'MOTION_SETS', 'CONTAINERS', 'CODECS', 'LAYOUTS', 'UCF_GROUPS', 'Pose', 'motion_params', 'motion_poses',
-           'sprite_layer', 'random_background', 'contrasting_colour', 'render_video', 'fashion_sprites', 'write_video',
-           'ucf101_test_groups', 'class_name', 'resolve_classes', 'make_synthetic_actions']
+__all__ = ['MOTIONS', 'MOTION_SETS', 'CONTAINERS', 'CODECS', 'LAYOUTS', 'UCF_GROUPS', 'VIDEO_DATA', 'VIDEO_SPEC_KEYS', 'Pose',
+           'motion_params', 'motion_poses', 'sprite_layer', 'random_background', 'contrasting_colour', 'render_video',
+           'fashion_sprites', 'write_video', 'ucf101_test_groups', 'class_name', 'resolve_classes',
+           'make_synthetic_actions', 'video_spec', 'video_data_paths', 'load_video_data']
 
 # %% ../nbs/03b_synthetic_video.ipynb #f7fafb7b
 class Pose(NamedTuple):
@@ -355,3 +358,57 @@ def make_synthetic_actions(root: str | Path, # folder of the class folders; crea
     else: _write_hmdb51_splits(split_dir, plan, seed)
     write_json(manifest, {**args, 'complete': True})   # last: its presence means the dataset is whole
     return root
+
+# %% ../nbs/03b_synthetic_video.ipynb #9f9bef0f
+VIDEO_DATA = {  # named video datasets and where they live in the data folder (see data/README.md)
+    'ucf101': dict(layout='ucf101', root='UCF-101', annotations='ucfTrainTestlist', fold=1),
+    'hmdb51': dict(layout='hmdb51', root='hmdb51', annotations='testTrainMulti_7030_splits', fold=1),
+    'kinetics': dict(layout='kinetics', root='kinetics', test_split='val'),
+    'sports1m_40': dict(layout='folder', root='sports1m', fraction=0.4),
+    'synthetic_a': dict(layout='hmdb51', root='synthetic/actions_a', annotations='synthetic/actions_a/testTrainMulti_7030_splits',
+                        synthetic=dict(classes='a', videos_per_class=40, frames=16, size=(32, 32))),
+    'synthetic_b': dict(layout='ucf101', root='synthetic/actions_b', annotations='synthetic/actions_b/ucfTrainTestlist',
+                        synthetic=dict(classes='b', videos_per_class=30, frames=16, size=(32, 32))),
+}
+VIDEO_SPEC_KEYS = {'layout': 'ucf101, hmdb51, kinetics or folder', 'root': 'folder of the videos',
+                   'annotations': 'split files (see rlpaper.video.video_dataset)', 'fold': 'ucf101, hmdb51: split 1, 2 or 3',
+                   'test_split': "kinetics: the split folder used for testing (default 'test')",
+                   'fraction': 'keep this fraction of the videos (seeded)', 'synthetic': 'arguments of make_synthetic_actions'}
+
+def video_spec(spec: str | dict) -> dict:
+    "The spec dict of a name in `VIDEO_DATA`, or `spec` itself once checked."
+    if isinstance(spec, str):
+        if spec not in VIDEO_DATA: raise ValueError(f'unknown video dataset {spec!r}; choose one of {sorted(VIDEO_DATA)} or give a dict spec')
+        return VIDEO_DATA[spec]
+    unknown = set(spec) - set(VIDEO_SPEC_KEYS)
+    if unknown: raise ValueError(f'unknown keys {sorted(unknown)} in video spec {spec}; allowed: {VIDEO_SPEC_KEYS}')
+    if 'layout' not in spec or 'root' not in spec: raise ValueError(f'a video spec needs layout and root, got {spec}')
+    return spec
+
+def video_data_paths(spec: str | dict) -> list[str]:
+    "The paths, relative to the data folder, that `spec` reads (none for synthetic data, which it writes)."
+    s = video_spec(spec)
+    return [] if 'synthetic' in s else [s['root']] + ([s['annotations']] if s.get('annotations') else [])
+
+def _synthesize(root: Path, layout: str, args: dict):
+    "Write the synthetic videos of a spec once, even when several processes ask at the same time."
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f'.{root.name}.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # released when the file closes
+        make_synthetic_actions(root, layout=layout, **args)
+
+def load_video_data(spec: str | dict, # a name of `VIDEO_DATA` or a spec dict
+                    split: str = 'train', # 'train' or 'test'
+                    subset_seed: int = 0, # seeds the subset of `fraction`
+                    **clip_kwargs): # passed to `VideoClips`: clip_len, resize, crop, cache, ...
+    "The training or test videos of a video dataset spec, as a dataset of clips."
+    if split not in ('train', 'test'): raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    s = video_spec(spec)
+    root = data_dir() / s['root']
+    if 'synthetic' in s: _synthesize(root, s['layout'], s['synthetic'])
+    if s['layout'] == 'folder' and split == 'test':
+        raise ValueError(f'{spec}: a folder of videos has no test split; use it for pre-training, or give a layout with one')
+    ds = video_dataset(s['layout'], root, data_dir() / s['annotations'] if s.get('annotations') else None, s.get('fold', 1),
+                       split if split == 'train' else s.get('test_split', 'test'), **clip_kwargs)
+    if s.get('fraction', 1) < 1: ds = disjoint_split(ds, [round(len(ds) * s['fraction'])], subset_seed)[0]
+    return ds

@@ -20,10 +20,10 @@ from .core import atomic_path, write_json
 from .datasets import DatasetNotFoundError
 
 # %% auto #0
-__all__ = ['PADS', 'SEEK_GAP', 'DECODE_ERRORS', 'C3D_MEAN', 'MAX_WARNINGS', 'VIDEO_EXTENSIONS', 'SPLIT_ALIASES',
+__all__ = ['PADS', 'SEEK_GAP', 'DECODE_ERRORS', 'C3D_MEAN', 'MAX_WARNINGS', 'VIDEO_EXTENSIONS', 'SPLIT_ALIASES', 'VIDEO_LAYOUTS',
            'VideoDecodeError', 'Timeline', 'VideoInfo', 'probe', 'video_info', 'clip_indices', 'decode_frames',
            'read_clip', 'read_video', 'VideoClips', 'video_scores', 'video_accuracy', 'clip_accuracy', 'ucf101',
-           'hmdb51', 'kinetics', 'video_folder', 'cache_index_path', 'build_frame_cache']
+           'hmdb51', 'kinetics', 'video_folder', 'video_dataset', 'cache_index_path', 'build_frame_cache']
 
 # %% ../nbs/03_video.ipynb #9c01cfe0
 class VideoDecodeError(ValueError):
@@ -502,6 +502,24 @@ def video_folder(root: str | Path, # one sub-folder of videos per class
         source = str(list_file)
     targets = [number[v.relative_to(root).parts[0]] for v in videos]
     return VideoClips(videos, targets, classes, source=source, **clip_kwargs)
+
+# %% ../nbs/03_video.ipynb #7ca082c7
+VIDEO_LAYOUTS = ('ucf101', 'hmdb51', 'kinetics', 'folder')
+
+def video_dataset(layout: str, # one of `VIDEO_LAYOUTS`
+                  root, # folder of the class folders (kinetics: of the split folders)
+                  annotations=None, # ucf101: ucfTrainTestlist/; hmdb51: the split folder; kinetics: the CSV; folder: a list file
+                  fold: int = 1, # ucf101 and hmdb51: official split 1, 2 or 3
+                  split: str = 'train', # 'train' or 'test' (kinetics: the split folder, e.g. 'val')
+                  **clip_kwargs) -> VideoClips: # passed to `VideoClips`
+    "A video dataset of this module by the name of its layout."
+    if layout not in VIDEO_LAYOUTS: raise ValueError(f'unknown layout {layout!r}; choose one of {VIDEO_LAYOUTS}')
+    if layout in ('ucf101', 'hmdb51') and not annotations:
+        raise ValueError(f'{layout} needs annotations: the folder of its split files')
+    if layout == 'ucf101': return ucf101(root, annotations, fold, split == 'train', **clip_kwargs)
+    if layout == 'hmdb51': return hmdb51(root, annotations, fold, split == 'train', **clip_kwargs)
+    if layout == 'kinetics': return kinetics(root, split, annotations, **clip_kwargs)
+    return video_folder(root, annotations, **clip_kwargs)
 
 # %% ../nbs/03_video.ipynb #9fdac115
 def cache_index_path(path: str | Path) -> Path:
