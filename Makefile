@@ -21,3 +21,4 @@ bench: install
 	$(VENV)/bin/python bench/train_overhead.py
 	$(VENV)/bin/python bench/bench_video.py
 	$(VENV)/bin/python bench/bench_sweep.py
+	$(VENV)/bin/python bench/bench_stream.py
