@@ -26,11 +26,13 @@ def num_parameters(model: nn.Module) -> int:
 def mlp(num_classes: int, # outputs
         in_shape=(1, 28, 28), # shape of one input; it is flattened
         hidden=(512,), # width of each hidden layer
-        width: float = 1.0): # multiplier of the hidden widths
+        width: float = 1.0, # multiplier of the hidden widths
+        dropout: float = 0.0): # dropout after each hidden layer (none when 0, and then no Dropout module)
     "Fully connected ReLU network."
+    if not 0 <= dropout < 1: raise ValueError(f'dropout must be in [0, 1), got {dropout}')
     sizes = [math.prod(in_shape), *(scaled(h, width) for h in hidden)]
     layers = [nn.Flatten()]
-    for a, b in zip(sizes[:-1], sizes[1:]): layers += [nn.Linear(a, b), nn.ReLU()]
+    for a, b in zip(sizes[:-1], sizes[1:]): layers += [nn.Linear(a, b), nn.ReLU(), *([nn.Dropout(dropout)] if dropout else [])]
     return nn.Sequential(*layers, nn.Linear(sizes[-1], num_classes))
 
 # %% ../nbs/04_models.ipynb #ae4598e8
