@@ -5,7 +5,7 @@
 # %% ../nbs/08_memorization.ipynb #bd614083
 from __future__ import annotations
 import copy
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,18 +14,16 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from torch.func import functional_call
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
-from .core import atomic_path, seed_everything
 from .datasets import to_tensors
 from .data import targets_of, num_classes_of
 from .models import WEIGHT_LAYERS, layers, head, scaled
-from .train import HISTORY_COLUMNS, Callback, NonFiniteLossError, Schedule, TensorBatches, TrainConfig
-from .train import TrainState, make_optimizer, _accelerator
+from .train import Callback, Classification, TrainConfig, chunk_batches, fit, set_epoch_of
 
 # %% auto #0
 __all__ = ['NORM_TYPES', 'random_labels', 'WithRandomLabels', 'split_model', 'copy_architecture', 'RandomLabelHeads',
-           'MemorizationNet', 'evaluate_memorization', 'memorization_score', 'fit_memorization', 'MemorizationTracker']
+           'MemorizationNet', 'evaluate_memorization', 'memorization_score', 'evaluate_memorization_dataset',
+           'MemorizationTask', 'fit_memorization', 'MemorizationTracker']
 
 # %% ../nbs/08_memorization.ipynb #21b34cbb
 def random_labels(n: int, # samples
@@ -232,6 +230,25 @@ def _chunk(n: int, accelerator) -> tuple[int, int, int]:
     chunk = -(-n // world)
     return min(rank * chunk, n), min((rank + 1) * chunk, n), chunk
 
+def _memorization_rows(net: MemorizationNet, batches, rows: int, device) -> Tensor:
+    "Per sample of `(x, y, r)` batches (`r` may be None), in order, zero-padded to `rows`: l_class, correct, l_reg, l_rand, rand correct."
+    res, i = torch.zeros(rows, 5, device=device), 0
+    was_training = net.training
+    net.eval()
+    for x, y, r in batches:
+        logits, rand = net(x)
+        log_q = net.log_q(rand.float())[torch.arange(len(y), device=device), y]   # the true-class heads
+        cols = [F.cross_entropy(logits.float(), y, reduction='none'), (logits.argmax(1) == y).float(), -log_q.mean(1)]
+        if r is not None: cols += [-log_q.gather(1, r[:, None])[:, 0], (log_q.argmax(1) == r).float()]
+        res[i:i + len(y), :len(cols)] = torch.stack(cols, 1)
+        i += len(y)
+    net.train(was_training)
+    return res
+
+def _memorization_means(rows: Tensor, with_random: bool) -> dict:
+    means = rows.double().mean(0).tolist()
+    return dict(zip(['loss', 'acc', 'loss_reg'] + (['loss_rand', 'mem'] if with_random else []), means))
+
 @torch.no_grad()
 def evaluate_memorization(net: MemorizationNet, # the network with its heads
                           x: Tensor, y: Tensor, # inputs and classes
@@ -240,22 +257,11 @@ def evaluate_memorization(net: MemorizationNet, # the network with its heads
                           batch_size: int = 1024) -> dict:
     "Class `loss` and `acc`, `loss_reg`, and with random labels `loss_rand` and the memorization metric `mem`."
     start, stop, chunk = _chunk(len(x), accelerator)
-    rows = torch.zeros(chunk, 5, device=x.device)   # l_class, correct, l_reg, l_rand, rand correct
-    was_training = net.training
-    net.eval()
-    for a in range(start, stop, batch_size):
-        b = min(a + batch_size, stop)
-        logits, rand = net(x[a:b])
-        log_q = net.log_q(rand.float())[torch.arange(b - a, device=x.device), y[a:b]]   # the true-class heads
-        res = [F.cross_entropy(logits.float(), y[a:b], reduction='none'), (logits.argmax(1) == y[a:b]).float(),
-               -log_q.mean(1)]
-        if r is not None: res += [-log_q.gather(1, r[a:b, None])[:, 0], (log_q.argmax(1) == r[a:b]).float()]
-        rows[a - start:b - start, :len(res)] = torch.stack(res, 1)
-    net.train(was_training)
+    slices = ((x[a:b], y[a:b], None if r is None else r[a:b])
+              for a, b in ((a, min(a + batch_size, stop)) for a in range(start, stop, batch_size)))
+    rows = _memorization_rows(net, slices, chunk, x.device)
     if accelerator is not None: rows = accelerator.gather_for_metrics(rows)
-    means = rows[:len(x)].double().mean(0).tolist()
-    names = ['loss', 'acc', 'loss_reg'] + (['loss_rand', 'mem'] if r is not None else [])
-    return dict(zip(names, means))
+    return _memorization_means(rows[:len(x)], r is not None)
 
 def memorization_score(net: MemorizationNet, # the network with its heads
                        ds, # a `WithRandomLabels` set, or its `(x, y, r)` tensors
@@ -270,104 +276,78 @@ def memorization_score(net: MemorizationNet, # the network with its heads
 # %% ../nbs/08_memorization.ipynb #d02f1af9
 _BATCH = ('loss_total', 'loss', 'loss_rand', 'loss_reg', 'acc', 'mem')
 
-def _tensors_of(ds, device) -> tuple[Tensor, ...]:
-    "`(x, y)` or `(x, y, r)` of a dataset, on `device`."
-    return tuple(t.to(device) for t in to_tensors(ds))
+class _JointLabels(Dataset):
+    "A `WithRandomLabels` set as `fit` reads it: items `(x, [y, r])`, and `to_tensors` gives `(x, (N, 2) labels)`."
+    def __init__(self, ds): self.dataset = ds
+    def __len__(self): return len(self.dataset)
+    def __getitem__(self, i):
+        x, y, r = self.dataset[i]
+        return x, torch.tensor([y, r])
+    def set_epoch(self, epoch: int): set_epoch_of(self.dataset, epoch)
+    def to_tensors(self, indices=None):
+        x, y, r = self.dataset.to_tensors(indices)
+        return x, torch.stack([y, r], 1)
+
+def _joint(ds):
+    "`ds` with its class and random label as one `(y, r)` label; a set without random labels as it is."
+    return _JointLabels(ds) if hasattr(ds, 'random_targets') else ds
+
+def _classes_random(labels: Tensor) -> tuple[Tensor, Tensor | None]:
+    "Classes and random labels of `(N, 2)` labels; `(labels, None)` for plain classes."
+    return (labels[:, 0], labels[:, 1]) if labels.dim() == 2 else (labels, None)
+
+@torch.no_grad()
+def evaluate_memorization_dataset(net: MemorizationNet, # the network with its heads
+                                  ds, # a `WithRandomLabels` set, or a plain one (no `mem`, `loss_rand`)
+                                  accelerator, # shares the work among its processes and gathers the results
+                                  batch_size: int = 1024,
+                                  num_workers: int = 0) -> dict: # DataLoader workers
+    "`evaluate_memorization` for a dataset read by a DataLoader (data='stream'), in the same chunks and batches."
+    ds = ds if isinstance(ds, _JointLabels) else _joint(ds)
+    batches, chunk = chunk_batches(ds, accelerator, batch_size, num_workers)
+    rows = _memorization_rows(net, ((x, *_classes_random(labels)) for x, labels in batches), chunk, accelerator.device)
+    return _memorization_means(accelerator.gather_for_metrics(rows)[:len(ds)], isinstance(ds, _JointLabels))
+
+@dataclass
+class MemorizationTask(Classification):
+    "The task of `fit_memorization` for `fit`: L_class + L_rand + lam * L_reg, logging the losses, `acc` and `mem`."
+    lam: float = 0.0 # lambda, the weight of L_reg
+    metrics = dict.fromkeys(_BATCH, 'sample') # means over the samples of the logged steps
+
+    def dataset(self, ds): return _joint(ds)
+
+    def step(self, model, x, labels, cfg):
+        y, r = labels[:, 0], labels[:, 1]
+        out = model(x, y, r, lam=self.lam, label_smoothing=cfg.label_smoothing)
+        n = len(y)
+        return out['loss'], (out['loss'].detach() * n, out['l_class'] * n, out['l_rand'] * n, out['l_reg'] * n,
+                             (out['logits'].argmax(1) == y).sum(), (out['rand'].argmax(1) == r).sum())
+
+    def evaluate(self, model, data, cfg, accelerator) -> dict:
+        net = accelerator.unwrap_model(model)
+        if cfg.data == 'memory':
+            x, labels = data
+            return evaluate_memorization(net, x, *_classes_random(labels), accelerator=accelerator)
+        return evaluate_memorization_dataset(net, data, accelerator, num_workers=cfg.num_workers)
 
 def fit_memorization(net: MemorizationNet, # trained in place (and with it the model it wraps)
                      train_ds: WithRandomLabels, # training set with its random labels
-                     cfg: TrainConfig, # how to train (data='memory')
+                     cfg: TrainConfig, # how to train
                      valid_ds=None, # optional validation set; with random labels its `mem` is logged too
                      lam: float = 0.0, # lambda, the weight of L_reg (> 0 for the single-output variant)
                      callbacks=(), # `Callback`s of `rlpaper.train`
                      eval_sets: dict | None = None, # more named sets to evaluate
                      ) -> pd.DataFrame:
-    "Train `net` with L_class + L_rand + lam * L_reg; return the tidy history with the memorization metric."
+    "Train `net` with L_class + L_rand + lam * L_reg by `fit`; return the tidy history with the memorization metric."
     if not isinstance(net, MemorizationNet): raise ValueError(f'net must be a MemorizationNet, got {type(net).__name__}')
     if not hasattr(train_ds, 'random_targets'):
         raise ValueError(f'{type(train_ds).__name__} has no random labels: wrap it, WithRandomLabels(ds, num_random={net.num_random})')
     if train_ds.num_random != net.num_random:
         raise ValueError(f'train_ds has {train_ds.num_random} random labels, the net {net.num_random} outputs per head')
-    if cfg.data != 'memory': raise ValueError("fit_memorization holds the data in memory: set data='memory'")
     if lam < 0: raise ValueError(f'lam must be >= 0, got {lam}')
     if net.single_output and not lam > 0:
         raise ValueError('the single-output variant trains the features by L_reg alone: give lam > 0 (the paper: 1)')
-    acc = _accelerator(cfg)
-    seed_everything(cfg.seed)
-    sets = {'train': train_ds, **({'valid': valid_ds} if valid_ds is not None else {}), **(eval_sets or {})}
-    data = {name: _tensors_of(ds, acc.device) for name, ds in sets.items()}
-    x, y, r = data['train']
-    batches = TensorBatches(x, torch.stack([y, r], 1), cfg.batch_size, cfg.seed, acc.process_index, acc.num_processes)
-    per_epoch = len(batches)
-    total = cfg.steps or cfg.epochs * per_epoch
-    opt = make_optimizer(net, cfg)
-    model = acc.prepare(net)
-    schedule = Schedule(opt, cfg, per_epoch, total)
-    s = TrainState(model, opt, acc, cfg, data, per_epoch, total)
-    sums = torch.zeros(len(_BATCH) + 1, device=acc.device, dtype=torch.float64)   # the batch metrics and the sample count
-    epoch_loss = torch.zeros(2, device=acc.device, dtype=torch.float64)          # for 'plateau': loss sum, steps
-    target = cfg.stop_train_acc if cfg.stop_train_acc is not None else float('inf')
-    last_eval = -1
-
-    def evaluate_all():
-        nonlocal last_eval
-        results = {split: evaluate_memorization(s.unwrapped, *d, accelerator=acc) for split, d in data.items()}
-        for split, m in results.items(): s.log(split, m)
-        last_eval = s.step
-        if results['train']['acc'] >= target: s.stop = True
-        return results['train']
-
-    def log_batches():
-        t = acc.reduce(sums.clone(), reduction='sum')
-        if not torch.isfinite(t).all():
-            raise NonFiniteLossError(f'a training loss is not finite before step {s.step}: lower the learning rate or lam')
-        n = t[-1].item()
-        s.log('batch', {k: (t[j] / n).item() for j, k in enumerate(_BATCH)})
-        sums.zero_()
-
-    for cb in callbacks: cb.on_fit_start(s)
-    evaluate_all()
-    model.train()
-    bar = tqdm(total=total, desc='fit_memorization', disable=not (cfg.progress and acc.is_main_process))
-    while not s.stop and s.step < total:
-        for xb, yr in batches.epoch(s.epoch):
-            yb, rb = yr[:, 0], yr[:, 1]
-            out = model(xb, yb, rb, lam=lam, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            acc.backward(out['loss'])
-            opt.step(); schedule.after_step()
-            s.loss = out['loss'].detach()
-            n = len(yb)
-            sums += torch.stack([s.loss * n, out['l_class'] * n, out['l_rand'] * n, out['l_reg'] * n,
-                                 (out['logits'].argmax(1) == yb).sum(), (out['rand'].argmax(1) == rb).sum(),
-                                 torch.tensor(n, device=acc.device)]).double()
-            epoch_loss += torch.stack([s.loss.double(), torch.ones((), device=acc.device, dtype=torch.float64)])
-            s.step += 1; s.position += 1
-            bar.update()
-            if s.step % cfg.log_every == 0: log_batches()
-            end_of_epoch = s.position == per_epoch
-            if end_of_epoch:
-                total_loss = acc.reduce(epoch_loss.clone(), reduction='sum')
-                schedule.after_epoch((total_loss[0] / total_loss[1]).item()); epoch_loss.zero_()
-                s.epoch, s.position = s.epoch + 1, 0
-            if (cfg.eval_every and s.step % cfg.eval_every == 0) or (
-                    not cfg.eval_every and end_of_epoch and s.epoch % cfg.eval_every_epochs == 0):
-                m = evaluate_all()
-                bar.set_postfix(train_acc=f"{m['acc']:.3f}", mem=f"{m['mem']:.3f}")
-            for cb in callbacks: cb.on_step_end(s)
-            if end_of_epoch:
-                for cb in callbacks: cb.on_epoch_end(s)
-            if s.stop or s.step >= total: break
-    bar.close()
-    if sums[-1] > 0: log_batches()
-    if last_eval != s.step: evaluate_all()
-    for cb in callbacks: cb.on_fit_end(s)
-    s.done = True
-    history = pd.DataFrame(s.rows, columns=HISTORY_COLUMNS)
-    if cfg.out_dir and acc.is_main_process:
-        Path(cfg.out_dir).mkdir(parents=True, exist_ok=True)
-        with atomic_path(Path(cfg.out_dir) / 'history.csv') as tmp: history.to_csv(tmp, index=False)
-    return history
+    return fit(net, train_ds, cfg, valid_ds, callbacks, eval_sets, task=MemorizationTask(float(lam)))
 
 # %% ../nbs/08_memorization.ipynb #49a6fbf2
 class MemorizationTracker(Callback):

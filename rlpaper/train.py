@@ -25,10 +25,11 @@ from .datasets import to_tensors
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'DATA_MODES', 'HISTORY_COLUMNS', 'RUN_SECTIONS', 'TrainConfig',
            'make_optimizer', 'lr_factor', 'Schedule', 'epoch_order', 'TensorBatches', 'EpochBatchSampler',
-           'set_epoch_of', 'stream_loader', 'stream_epoch', 'predict', 'evaluate', 'predict_dataset',
+           'set_epoch_of', 'stream_loader', 'stream_epoch', 'predict', 'evaluate', 'chunk_batches', 'predict_dataset',
            'evaluate_dataset', 'Callback', 'TrainState', 'rng_state', 'set_rng_state', 'checkpoint_paths',
-           'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'NonFiniteLossError', 'StepMetrics', 'fit', 'final',
-           'steps_to', 'check_run_spec', 'build_run', 'is_main_process', 'train_from_spec', 'main']
+           'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'NonFiniteLossError', 'StepMetrics', 'fit',
+           'Classification', 'final', 'steps_to', 'check_run_spec', 'build_run', 'is_main_process', 'train_from_spec',
+           'main']
 
 # %% ../nbs/05_train.ipynb #33e3d9b1
 OPTIMIZERS = ('sgd', 'adamw')
@@ -251,14 +252,18 @@ def evaluate(model, x, y, accelerator: Accelerator, batch_size: int = 1024) -> d
     "Mean cross-entropy and accuracy of `model` on `(x, y)`, over all processes."
     return _means(predict(model, x, y, accelerator, batch_size))
 
-@torch.no_grad()
-def predict_dataset(model, ds, accelerator: Accelerator, batch_size: int = 1024, num_workers: int = 0) -> torch.Tensor:
-    "`predict` for a dataset read by a DataLoader (data='stream'), in the same chunks and batches."
+def chunk_batches(ds, accelerator: Accelerator, batch_size: int = 1024, num_workers: int = 0):
+    "This process's chunk of `ds` as `(x, y)` batches on the device, read by a DataLoader; and the padded chunk length."
     start, stop, chunk = _shard(len(ds), accelerator)
     dev = accelerator.device
     loader = stream_loader(ds, BatchSampler(range(start, stop), batch_size, drop_last=False), num_workers, dev)
-    batches = ((x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)) for x, y in loader)
-    return accelerator.gather_for_metrics(_per_sample(model, batches, chunk, dev))[:len(ds)]
+    return ((x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)) for x, y in loader), chunk
+
+@torch.no_grad()
+def predict_dataset(model, ds, accelerator: Accelerator, batch_size: int = 1024, num_workers: int = 0) -> torch.Tensor:
+    "`predict` for a dataset read by a DataLoader (data='stream'), in the same chunks and batches."
+    batches, chunk = chunk_batches(ds, accelerator, batch_size, num_workers)
+    return accelerator.gather_for_metrics(_per_sample(model, batches, chunk, accelerator.device))[:len(ds)]
 
 def evaluate_dataset(model, ds, accelerator: Accelerator, batch_size: int = 1024, num_workers: int = 0) -> dict:
     "`evaluate` for a dataset read by a DataLoader (data='stream'), over all processes."
@@ -279,7 +284,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     accelerator: Accelerator
     cfg: TrainConfig
-    data: dict # split name: (x, y) tensors on the device (data='memory'), or the dataset itself (data='stream')
+    data: dict # split name: (x, labels) tensors on the device (data='memory'), or the dataset (data='stream'), as the task reads it
     steps_per_epoch: int
     total_steps: int
     step: int = 0 # optimizer steps done
@@ -393,11 +398,6 @@ def _train_batches(train, cfg: TrainConfig, acc: Accelerator):
     loader = stream_loader(train, sampler, cfg.num_workers, acc.device)
     return sampler.per_epoch, lambda epoch, start=0: stream_epoch(loader, epoch, start, cfg.seed, acc.device)
 
-def _evaluate_split(model, data, cfg: TrainConfig, acc: Accelerator) -> dict:
-    "`evaluate` of `(x, y)` tensors (data='memory') or `evaluate_dataset` of a dataset (data='stream')."
-    if cfg.data == 'memory': return evaluate(model, *data, acc)
-    return evaluate_dataset(model, data, acc, num_workers=cfg.num_workers)
-
 def _fail(s: TrainState, history: HistoryFile, step: int):
     "Stop on a non-finite loss at `step`, keeping the history and the last good checkpoint."
     history.flush(s.rows)
@@ -407,16 +407,21 @@ def _fail(s: TrainState, history: HistoryFile, step: int):
                              'Lower the learning rate, or check the data for NaN.')
 
 class StepMetrics:
-    "Per-step training loss and accuracy, kept on the device until they are logged (no sync every step)."
-    def __init__(self, log_every: int, accelerator: Accelerator):
-        self.acc = accelerator
-        self.window = torch.zeros(log_every, 3, device=accelerator.device, dtype=torch.float64)  # loss, correct, n
-        self.epoch = torch.zeros(2, device=accelerator.device, dtype=torch.float64)              # loss sum, steps
+    "Per-step training metrics of a task, kept on the device until they are logged (no sync every step)."
+    def __init__(self, log_every: int, # steps between logs: the length of the window
+                 accelerator: Accelerator,
+                 metrics: dict): # name: 'step' (averaged over steps) or 'sample' (a sum over the batch, divided by the samples); the first is the loss
+        if bad := {k: v for k, v in metrics.items() if v not in ('step', 'sample')}:
+            raise ValueError(f"task metrics must be 'step' or 'sample', got {bad}")
+        self.acc, self.metrics = accelerator, dict(metrics)
+        self.window = torch.zeros(log_every, len(metrics) + 1, device=accelerator.device, dtype=torch.float64)  # metrics, n
+        self.epoch = torch.zeros(2, device=accelerator.device, dtype=torch.float64)                            # loss sum, steps
 
-    def record(self, step: int, loss, out, y):
-        "Keep the loss and accuracy of step `step` (counted from 0)."
+    def record(self, step: int, loss, values, n: int):
+        "Keep the loss and the metric `values` of step `step` (counted from 0), a batch of `n` samples."
         w = self.window[step % len(self.window)]
-        w[0] = loss; w[1] = (out.argmax(1) == y).sum(); w[2] = len(y)
+        for j, v in enumerate(values): w[j] = v
+        w[-1] = n
         self.epoch[0] += loss; self.epoch[1] += 1
 
     def first_bad_step(self, steps_done: int) -> int | None:
@@ -428,9 +433,11 @@ class StepMetrics:
         return first   # entry i holds the latest step c <= steps_done with (c - 1) % log_every == i
 
     def batch_means(self, n_steps: int) -> dict:
-        "Mean loss and accuracy of the last `n_steps` steps, over all processes."
+        "The metrics of the last `n_steps` steps, over all processes: means over the steps or over the samples."
         w = self.acc.reduce(self.window[:n_steps].clone(), reduction='sum')
-        return {'loss': (w[:, 0].sum() / n_steps / self.acc.num_processes).item(), 'acc': (w[:, 1].sum() / w[:, 2].sum()).item()}
+        per_step = lambda j: w[:, j].sum() / n_steps / self.acc.num_processes
+        per_sample = lambda j: w[:, j].sum() / w[:, -1].sum()
+        return {k: (per_step(j) if kind == 'step' else per_sample(j)).item() for j, (k, kind) in enumerate(self.metrics.items())}
 
     def end_epoch(self) -> float:
         "The mean training loss of the epoch, over all processes; starts the next epoch."
@@ -441,7 +448,11 @@ class StepMetrics:
     def state_dict(self): return {'window': self.window.cpu(), 'epoch_loss': self.epoch.cpu()}
     def load_state_dict(self, d): self.window.copy_(d['window']); self.epoch.copy_(d['epoch_loss'])
 
-def _resume_point(cfg: TrainConfig) -> dict | None:
+def _task_key(task) -> str | None:
+    "The task as a checkpoint records it: its repr, None for plain classification (checkpoints as before tasks)."
+    return None if type(task) is Classification else repr(task)
+
+def _resume_point(cfg: TrainConfig, task) -> dict | None:
     "The newest checkpoint of `cfg.out_dir` to resume from, or None to start afresh."
     if not cfg.out_dir: return None
     for stale in (Path(cfg.out_dir) / 'checkpoints').glob('.step-*.tmp'): stale.unlink(missing_ok=True)  # from a kill mid-write
@@ -454,6 +465,9 @@ def _resume_point(cfg: TrainConfig) -> dict | None:
     if changes := _config_changes(ckpt['config'], cfg):
         raise ValueError(f'{cfg.out_dir} holds a run with another config ({"; ".join(changes)}); '
                          'use another out_dir, or the same config to resume it')
+    if ckpt.get('task') != _task_key(task):
+        raise ValueError(f'{cfg.out_dir} holds a run of task {ckpt.get("task") or "Classification()"}, not {task!r}; '
+                         'use another out_dir, or the same task to resume it')
     return ckpt
 
 def _accelerator(cfg: TrainConfig) -> Accelerator:
@@ -470,11 +484,13 @@ def fit(model: torch.nn.Module, # the network, already initialised
         valid_ds=None, # optional validation set, evaluated with its own labels
         callbacks=(), # `Callback`s
         eval_sets: dict | None = None, # more named sets to evaluate, e.g. {'train_true': ...}
+        task: Classification | None = None, # what is trained and measured (None: `Classification()`)
         ) -> pd.DataFrame:
     "Train `model` in place (resuming from `cfg.out_dir` if it holds a checkpoint); return the tidy history."
+    task = Classification() if task is None else task
     acc = _accelerator(cfg)
     seed_everything(cfg.seed)
-    sets = _splits(train_ds, valid_ds, eval_sets)
+    sets = {name: task.dataset(ds) for name, ds in _splits(train_ds, valid_ds, eval_sets).items()}
     data = _device_data(sets, acc.device) if cfg.data == 'memory' else sets
     per_epoch, epoch_batches = _train_batches(data['train'], cfg, acc)
     total = cfg.steps or cfg.epochs * per_epoch
@@ -484,9 +500,9 @@ def fit(model: torch.nn.Module, # the network, already initialised
     model = acc.prepare(model)
     schedule = Schedule(opt, cfg, per_epoch, total)
     s = TrainState(model, opt, acc, cfg, data, per_epoch, total)
-    metrics = StepMetrics(cfg.log_every, acc)
+    metrics = StepMetrics(cfg.log_every, acc, task.metrics)
     history = HistoryFile(Path(cfg.out_dir) / 'history.csv' if cfg.out_dir else None, acc.is_main_process)
-    ckpt = _resume_point(cfg)
+    ckpt = _resume_point(cfg, task)
     if ckpt is not None:
         s.unwrapped.load_state_dict(ckpt['model']); opt.load_state_dict(ckpt['optimizer'])
         schedule.load_state_dict(ckpt['schedule']); metrics.load_state_dict(ckpt)
@@ -505,7 +521,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
 
     def evaluate_all():
         check_losses()
-        results = {split: _evaluate_split(model, d, cfg, acc) for split, d in data.items()}
+        results = {split: task.evaluate(model, d, cfg, acc) for split, d in data.items()}
         for split, m in results.items(): s.log(split, m)
         last_eval[0] = s.step
         if results['train']['acc'] >= target: s.stop = True
@@ -519,7 +535,8 @@ def fit(model: torch.nn.Module, # the network, already initialised
         if not cfg.out_dir: return
         check_losses()
         history.flush(s.rows)
-        save_checkpoint(cfg.out_dir, s, {'schedule': schedule.state_dict(), **metrics.state_dict(),
+        task_key = {'task': k} if (k := _task_key(task)) else {}
+        save_checkpoint(cfg.out_dir, s, {'schedule': schedule.state_dict(), **metrics.state_dict(), **task_key,
                                          'callbacks': [cb.state_dict() if hasattr(cb, 'state_dict') else None for cb in callbacks]})
 
     for cb in callbacks: cb.on_fit_start(s)
@@ -530,13 +547,12 @@ def fit(model: torch.nn.Module, # the network, already initialised
     bar = tqdm(total=total, initial=s.step, desc='fit', disable=not (cfg.progress and acc.is_main_process))
     while not s.stop and s.step < total:
         for xb, yb in epoch_batches(s.epoch, start=s.position):
-            out = model(xb)
-            loss = F.cross_entropy(out, yb, label_smoothing=cfg.label_smoothing)
+            loss, values = task.step(model, xb, yb, cfg)
             opt.zero_grad(set_to_none=True)
             acc.backward(loss)
             opt.step(); schedule.after_step()
             s.loss = loss.detach()
-            metrics.record(s.step, s.loss, out, yb)
+            metrics.record(s.step, s.loss, values, len(yb))
             s.step += 1; s.position += 1
             bar.update()
             if s.step % cfg.log_every == 0: log_batches(cfg.log_every)
@@ -562,6 +578,27 @@ def fit(model: torch.nn.Module, # the network, already initialised
     s.done = True
     checkpoint(); history.flush(s.rows)
     return pd.DataFrame(s.rows, columns=HISTORY_COLUMNS)
+
+# %% ../nbs/05_train.ipynb #03d27e2a
+@dataclass
+class Classification:
+    "What `fit` trains and measures by default: classes by cross-entropy, with `loss` and `acc` per step."
+    metrics = {'loss': 'step', 'acc': 'sample'} # per-step metrics: 'step' (averaged over steps) or 'sample' (over samples)
+
+    def dataset(self, ds):
+        "`ds` as `fit` reads it: items and `to_tensors` give `(x, labels)`."
+        return ds
+
+    def step(self, model, x, labels, cfg: TrainConfig):
+        "The loss to minimise on one batch, and the values of `metrics` (the first is the loss)."
+        out = model(x)
+        loss = F.cross_entropy(out, labels, label_smoothing=cfg.label_smoothing)
+        return loss, (loss.detach(), (out.argmax(1) == labels).sum())
+
+    def evaluate(self, model, data, cfg: TrainConfig, accelerator: Accelerator) -> dict:
+        "The metrics of one set: `(x, labels)` tensors (data='memory') or the dataset (data='stream')."
+        if cfg.data == 'memory': return evaluate(model, *data, accelerator)
+        return evaluate_dataset(model, data, accelerator, num_workers=cfg.num_workers)
 
 # %% ../nbs/05_train.ipynb #4a1c5440
 def _records(history):
