@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from .datasets import to_tensors
 from .data import targets_of, num_classes_of
 from .models import WEIGHT_LAYERS, layers, head, scaled
-from .train import Callback, Classification, TrainConfig, chunk_batches, fit, set_epoch_of
+from .train import Callback, Classification, TrainConfig, chunk_batches, fit, process_chunk, set_epoch_of
 
 # %% auto #0
 __all__ = ['NORM_TYPES', 'random_labels', 'WithRandomLabels', 'split_model', 'copy_architecture', 'RandomLabelHeads',
@@ -224,12 +224,6 @@ class MemorizationNet(nn.Module):
                 'logits': logits.detach(), 'rand': rand.detach()[i, y]}
 
 # %% ../nbs/08_memorization.ipynb #1b252a5d
-def _chunk(n: int, accelerator) -> tuple[int, int, int]:
-    "This process's contiguous `[start, stop)` of `n` samples and the length every chunk is padded to."
-    world, rank = (accelerator.num_processes, accelerator.process_index) if accelerator is not None else (1, 0)
-    chunk = -(-n // world)
-    return min(rank * chunk, n), min((rank + 1) * chunk, n), chunk
-
 def _memorization_rows(net: MemorizationNet, batches, rows: int, device) -> Tensor:
     "Per sample of `(x, y, r)` batches (`r` may be None), in order, zero-padded to `rows`: l_class, correct, l_reg, l_rand, rand correct."
     res, i = torch.zeros(rows, 5, device=device), 0
@@ -256,7 +250,7 @@ def evaluate_memorization(net: MemorizationNet, # the network with its heads
                           accelerator=None, # shares the work among its processes and gathers the results
                           batch_size: int = 1024) -> dict:
     "Class `loss` and `acc`, `loss_reg`, and with random labels `loss_rand` and the memorization metric `mem`."
-    start, stop, chunk = _chunk(len(x), accelerator)
+    start, stop, chunk = process_chunk(len(x), accelerator)
     slices = ((x[a:b], y[a:b], None if r is None else r[a:b])
               for a, b in ((a, min(a + batch_size, stop)) for a in range(start, stop, batch_size)))
     rows = _memorization_rows(net, slices, chunk, x.device)

@@ -25,11 +25,11 @@ from .datasets import to_tensors
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'DATA_MODES', 'HISTORY_COLUMNS', 'RUN_SECTIONS', 'TrainConfig',
            'make_optimizer', 'lr_factor', 'Schedule', 'epoch_order', 'TensorBatches', 'EpochBatchSampler',
-           'set_epoch_of', 'stream_loader', 'stream_epoch', 'predict', 'evaluate', 'chunk_batches', 'predict_dataset',
-           'evaluate_dataset', 'Callback', 'TrainState', 'rng_state', 'set_rng_state', 'checkpoint_paths',
-           'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'NonFiniteLossError', 'StepMetrics', 'fit',
-           'Classification', 'final', 'steps_to', 'check_run_spec', 'build_run', 'is_main_process', 'train_from_spec',
-           'main']
+           'set_epoch_of', 'stream_loader', 'stream_epoch', 'process_chunk', 'predict', 'evaluate', 'chunk_batches',
+           'predict_dataset', 'evaluate_dataset', 'Callback', 'TrainState', 'rng_state', 'set_rng_state',
+           'checkpoint_paths', 'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'NonFiniteLossError', 'StepMetrics',
+           'fit', 'Classification', 'final', 'steps_to', 'check_run_spec', 'build_run', 'is_main_process',
+           'train_from_spec', 'main']
 
 # %% ../nbs/05_train.ipynb #33e3d9b1
 OPTIMIZERS = ('sgd', 'adamw')
@@ -219,9 +219,10 @@ def stream_epoch(loader: DataLoader, # from `stream_loader` over an `EpochBatchS
     for x, y in loader: yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
 # %% ../nbs/05_train.ipynb #27fbf3ba
-def _shard(n: int, accelerator: Accelerator) -> tuple[int, int, int]:
+def process_chunk(n: int, accelerator: Accelerator | None = None) -> tuple[int, int, int]:
     "This process's contiguous chunk `[start, stop)` of `n` samples, and the length every chunk is padded to."
-    chunk, r = -(-n // accelerator.num_processes), accelerator.process_index
+    world, r = (accelerator.num_processes, accelerator.process_index) if accelerator is not None else (1, 0)
+    chunk = -(-n // world)
     return min(r * chunk, n), min((r + 1) * chunk, n), chunk
 
 def _per_sample(model, batches, rows: int, device) -> torch.Tensor:
@@ -239,7 +240,7 @@ def _per_sample(model, batches, rows: int, device) -> torch.Tensor:
 @torch.no_grad()
 def predict(model, x, y, accelerator: Accelerator, batch_size: int = 1024) -> torch.Tensor:
     "Per-sample `(loss, correct)` of `model` on `(x, y)`, in sample order, gathered on every process."
-    start, stop, chunk = _shard(len(x), accelerator)
+    start, stop, chunk = process_chunk(len(x), accelerator)
     # slices, not fancy indexing: no copies of the inputs; rows past `stop` are padding, cut off after gathering
     slices = ((x[i:min(i + batch_size, stop)], y[i:min(i + batch_size, stop)]) for i in range(start, stop, batch_size))
     return accelerator.gather_for_metrics(_per_sample(model, slices, chunk, x.device))[:len(x)]
@@ -254,7 +255,7 @@ def evaluate(model, x, y, accelerator: Accelerator, batch_size: int = 1024) -> d
 
 def chunk_batches(ds, accelerator: Accelerator, batch_size: int = 1024, num_workers: int = 0):
     "This process's chunk of `ds` as `(x, y)` batches on the device, read by a DataLoader; and the padded chunk length."
-    start, stop, chunk = _shard(len(ds), accelerator)
+    start, stop, chunk = process_chunk(len(ds), accelerator)
     dev = accelerator.device
     loader = stream_loader(ds, BatchSampler(range(start, stop), batch_size, drop_last=False), num_workers, dev)
     return ((x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)) for x, y in loader), chunk
