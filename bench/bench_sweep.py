@@ -6,13 +6,15 @@ rates and two seeds. Measured in the same run, in interleaved rounds (each round
 different order, so that drifts of the machine hit all of them):
 1. the notebook's code executed in this process, run after run, with the parameters set and imports already
    paid, as a user calling the library directly would: the reference;
-2. the same runs through the sweep with 1 worker (`Sweep.load`, `run_sweeps`: one `python -m rlpaper.sweep`
-   child per run, which starts a kernel through papermill; then `collect` into results.csv): seconds per
-   run, overhead in seconds per run, and the paired ratio sweep / in-process;
-3. the same sweep with 2 workers on the 2 cores: the speed-up t1 / t2 (ideal 2.0).
+2. the same runs through the sweep with 1 worker (`Sweep.load`, `run_sweeps`, then `collect` into
+   results.csv), as CPU runs go: each run a process forked from the warm server, its notebook executed in
+   that process: seconds per run, overhead in seconds per run, and the paired ratio sweep / in-process;
+3. the same with kernels (`warm=False`, as GPU runs go): one `python -m rlpaper.sweep` child per run, which
+   starts a kernel through papermill; its ratio to in-process, and kernels / warm;
+4. the warm sweep with 2 workers on the 2 cores: the speed-up t1 / t2 (ideal 2.0).
 Every sweep gets a fresh runs folder, and every run must end `done`. Before the rounds, a rough breakdown of
-where a run's overhead goes: the child's Python start and imports, the kernel's start, the notebook's imports
-inside the kernel, the kernel's shutdown, and the rest (papermill and the sweep's bookkeeping).
+where a kernel run's overhead goes: the child's Python start and imports, the kernel's start, the notebook's
+imports inside the kernel, the kernel's shutdown, and the rest (papermill and the sweep's bookkeeping).
 Usage: python bench/bench_sweep.py [rounds] [steps]
 """
 import contextlib, io, json, os, statistics, subprocess, sys, tempfile, time
@@ -73,12 +75,12 @@ def in_process(notebook, runs, out):
         for code in codes[1:]: exec(code, ns)
 
 
-def through_sweep(sweep_path, runs_folder, workers):
+def through_sweep(sweep_path, runs_folder, workers, warm=None):
     "Load the sweep, run every run with `workers` local workers, collect; check that every run is done."
     t0 = time.perf_counter()
     sweep = Sweep.load(sweep_path, runs=runs_folder)
     with contextlib.redirect_stdout(io.StringIO()):   # run_sweeps prints one line per sweep
-        run_sweeps([sweep], workers=workers, progress=False)
+        run_sweeps([sweep], workers=workers, progress=False, warm=warm)
     t1 = time.perf_counter()
     table, _ = collect(sweep)
     t2 = time.perf_counter()
@@ -147,16 +149,16 @@ def main(rounds=2, steps=450):
         in_process(notebook, runs[:1], d / 'warm')   # imports and first-call costs paid once, as for a user
         pieces = breakdown(env)
 
-        times = {'in-process': [], 'sweep, 1 worker': [], 'sweep, 2 workers': []}
-        collect_s, compute = [], {'in-process': [], 'sweep, 1 worker': [], 'sweep, 2 workers': []}
+        kinds = ['in-process', 'sweep, 1 worker', 'kernels, 1 worker', 'sweep, 2 workers']
+        times, compute, collect_s = {k: [] for k in kinds}, {k: [] for k in kinds}, []
         def measure(which, r):
             folder = d / f'{which.replace(" ", "").replace(",", "-")}-{r}'
             if which == 'in-process':
                 t0 = time.perf_counter(); in_process(notebook, runs, folder); t = time.perf_counter() - t0
                 c = statistics.mean(json.loads((folder / run.id / 'metrics.json').read_text())['compute_seconds'] for run in runs)
             else:
-                t, tc, c = through_sweep(sweep_path, folder, 1 if '1' in which else 2)
-                collect_s.append(tc)
+                t, tc, c = through_sweep(sweep_path, folder, 1 if '1' in which else 2, False if 'kernels' in which else None)
+                if which == 'kernels, 1 worker': collect_s.append(tc)
             times[which].append(t); compute[which].append(c)
         order = list(times)
         for r in range(rounds):
@@ -167,13 +169,15 @@ def main(rounds=2, steps=450):
     print(f'{"":20s}' + ''.join(f'  round {r + 1:<3d}' for r in range(rounds)) + '   s/run (best)   compute s/run')
     for which, ts in times.items():
         print(f'{which:20s}' + ''.join(f'{t:9.1f} s' for t in ts) + f'   {min(ts) / n:10.2f}     {statistics.mean(compute[which]):10.2f}')
-    per_in, per_1 = min(times['in-process']) / n, min(times['sweep, 1 worker']) / n
-    ratio = statistics.median(s / i for s, i in zip(times['sweep, 1 worker'], times['in-process']))
+    per_in, per_1, per_k = (min(times[k]) / n for k in ('in-process', 'sweep, 1 worker', 'kernels, 1 worker'))
+    paired = lambda a, b: statistics.median(x / y for x, y in zip(times[a], times[b]))
+    ratio, ratio_k = paired('sweep, 1 worker', 'in-process'), paired('kernels, 1 worker', 'in-process')
+    warm_gain = paired('kernels, 1 worker', 'sweep, 1 worker')
     speedup = statistics.median(a / b for a, b in zip(times['sweep, 1 worker'], times['sweep, 2 workers']))
     print()
-    print('where a sweep run\'s time goes (rough: pieces measured apart, best of 2)')
-    rest = per_1 - statistics.mean(compute['sweep, 1 worker']) - sum(pieces.values()) - statistics.mean(collect_s) / n
-    work_in, work_run = statistics.mean(compute['in-process']), statistics.mean(compute['sweep, 1 worker'])
+    print('where a kernel run\'s time goes (rough: pieces measured apart, best of 2)')
+    rest = per_k - statistics.mean(compute['kernels, 1 worker']) - sum(pieces.values()) - statistics.mean(collect_s) / n
+    work_in, work_run = statistics.mean(compute['in-process']), statistics.mean(compute['kernels, 1 worker'])
     # the work's first calls in a fresh process cost more than the work itself: with torch 2.14, constructing
     # the first optimizer imports torch._dynamo (about 2 s), which the in-process reference paid once
     rows = {**pieces, 'notebook work, as timed in-process': work_in,
@@ -181,11 +185,12 @@ def main(rounds=2, steps=450):
             f'collect ({statistics.mean(collect_s):.2f} s a sweep), per run': statistics.mean(collect_s) / n,
             'rest: papermill, status files, parent': rest}
     for k, v in rows.items(): print(f'  {k:56s} {v:6.2f} s')
-    print(f'  {"total per run through the sweep (1 worker, best round)":56s} {per_1:6.2f} s')
+    print(f'  {"total per run through kernels (1 worker, best round)":56s} {per_k:6.2f} s')
     print()
-    print(f'seconds per run: sweep (1 worker) {per_1:.2f} s, in-process {per_in:.2f} s')
-    print(f'sweep overhead per run: {per_1 - per_in:.2f} s')
-    print(f'ratio sweep / in-process per run: {ratio:.2f} (median of {rounds} paired rounds)')
+    print(f'seconds per run: warm sweep (1 worker) {per_1:.2f} s, kernels {per_k:.2f} s, in-process {per_in:.2f} s')
+    print(f'sweep overhead per run: warm {per_1 - per_in:.2f} s, kernels {per_k - per_in:.2f} s')
+    print(f'ratio warm sweep / in-process per run: {ratio:.2f}; kernels / in-process {ratio_k:.2f}; '
+          f'kernels / warm {warm_gain:.2f} (medians of {rounds} paired rounds)')
     print(f'speed-up of 2 workers over 1 (t1 / t2): {speedup:.2f} (median of {rounds} paired rounds; ideal 2.0)')
     return ratio, speedup
 

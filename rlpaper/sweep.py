@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_sweep.ipynb #f26e9fd5
 from __future__ import annotations
-import fcntl, hashlib, itertools, json, os, re, signal, socket, subprocess, sys, time, traceback
+import fcntl, hashlib, itertools, json, os, re, select, signal, socket, subprocess, sys, threading, time, traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,10 +18,11 @@ from tqdm.auto import tqdm
 from .core import atomic_path, data_dir, project_root, runs_dir, write_json
 
 # %% auto #0
-__all__ = ['SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'EXECUTORS', 'experiments_dir', 'find_experiments', 'notebook_parameters',
-           'run_notebook', 'Resources', 'Run', 'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock',
-           'read_status', 'execute_run', 'sweep_status', 'runs_to_start', 'worker_slots', 'run_local', 'run_slurm',
-           'run_sweeps', 'flatten', 'collect', 'load_results', 'report', 'missing_requirements', 'launch']
+__all__ = ['ENGINES', 'SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'WARM_MODULES', 'EXECUTORS', 'experiments_dir',
+           'find_experiments', 'notebook_parameters', 'run_notebook', 'register_inprocess_engine', 'Resources', 'Run',
+           'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock', 'read_status', 'execute_run', 'sweep_status',
+           'runs_to_start', 'worker_slots', 'warm_context', 'run_local', 'run_slurm', 'run_sweeps', 'flatten',
+           'collect', 'load_results', 'report', 'missing_requirements', 'launch']
 
 # %% ../nbs/09_sweep.ipynb #95804107
 def experiments_dir() -> Path:
@@ -45,14 +46,19 @@ def notebook_parameters(notebook: str | Path) -> dict:
     return {k: v['default'] for k, v in params.items()}
 
 # %% ../nbs/09_sweep.ipynb #a4c7bd33
+ENGINES = ('kernel', 'inprocess')
+
 def run_notebook(notebook: str | Path, # the experiment notebook
                  out_dir: str | Path, # the run folder; it receives the executed notebook and `status.json`
                  parameters: dict | None = None, # values for the notebook's `parameters` cell
                  progress: bool = True, # papermill's progress bar over cells
                  record: dict | None = None, # more fields for the status record, e.g. the attempt
+                 engine: str = 'kernel', # 'kernel': a Jupyter kernel of its own; 'inprocess': this process (see below)
                  ) -> dict:
     "Execute `notebook` with `parameters` into `out_dir`; return its status record."
     import papermill as pm
+    if engine not in ENGINES: raise ValueError(f'unknown engine {engine!r}; choose one of {ENGINES}')
+    if engine == 'inprocess': register_inprocess_engine()
     notebook, out_dir, parameters = Path(notebook), Path(out_dir), dict(parameters or {})
     unknown = set(parameters) - set(notebook_parameters(notebook))
     if unknown:
@@ -64,8 +70,9 @@ def run_notebook(notebook: str | Path, # the experiment notebook
     write_json(out_dir / 'status.json', status)
     try:
         # 'immediate' kernel shutdown saves ~1 s a run; a run's files are written atomically before it ends
-        pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=parameters,
-                            cwd=str(out_dir), progress_bar=progress, kernel_name='python3', shutdown_kernel='immediate')
+        pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=parameters, cwd=str(out_dir),
+                            progress_bar=progress, kernel_name='python3', shutdown_kernel='immediate',
+                            engine_name=None if engine == 'kernel' else engine)
         status['status'] = 'done'
     except pm.PapermillExecutionError as e:
         status.update(status='failed', error=f'cell {e.exec_count}: {e.ename}: {e.evalue}')
@@ -74,6 +81,34 @@ def run_notebook(notebook: str | Path, # the experiment notebook
     status['seconds'] = round(time.time() - status['started'], 1)
     write_json(out_dir / 'status.json', status)
     return status
+
+# %% ../nbs/09_sweep.ipynb #5a07f27f
+def _execute_cells(nb_man):
+    "Run the code cells of papermill's managed notebook in a new IPython shell, stopping at the first error."
+    from execnb.shell import CaptureShell
+    import nbformat
+    shell, count = CaptureShell(), 0
+    for i, cell in enumerate(nb_man.nb.cells):
+        if cell.cell_type != 'code': continue
+        nb_man.cell_start(cell, i)
+        count += 1
+        outputs = shell.run(cell.source)
+        cell.execution_count = count
+        cell.outputs = [nbformat.from_dict({**o, **({'execution_count': count} if 'execution_count' in o else {})})
+                        for o in outputs]
+        if shell.exc is not None: nb_man.cell_exception(cell, i)   # papermill raises from the error output
+        nb_man.cell_complete(cell, i)
+        if shell.exc is not None: break
+
+def register_inprocess_engine():
+    "Register the papermill engine 'inprocess' (once; papermill is imported only when it is needed)."
+    from papermill.engines import Engine, papermill_engines
+    if 'inprocess' in papermill_engines._engines: return
+    class InProcessEngine(Engine):
+        "Executes the cells in this process's IPython shell rather than in a kernel."
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs): _execute_cells(nb_man)
+    papermill_engines.register('inprocess', InProcessEngine)
 
 # %% ../nbs/09_sweep.ipynb #4a4b69f8
 SWEEP_KEYS = ('notebook', 'name', 'description', 'params', 'grid', 'points', 'seeds', 'resources', 'data')
@@ -222,6 +257,7 @@ def read_status(run: Run) -> dict:
 def execute_run(sweep_path: str | Path, # the sweep file
                 rid: str, # the run's id
                 runs: str | Path | None = None, # folder of all sweeps; default `runs_dir()`
+                engine: str = 'kernel', # see `run_notebook`
                 ) -> dict:
     "Execute one run of a sweep into its folder; return its status (`running` if another process has it)."
     sweep = Sweep.load(sweep_path, runs)
@@ -233,7 +269,7 @@ def execute_run(sweep_path: str | Path, # the sweep file
         if before['status'] == 'done': return before
         write_json(run.folder / 'params.json', run.params)
         return run_notebook(sweep.notebook, run.folder, {**run.params, 'out_dir': str(run.folder)}, progress=False,
-                            record={'attempt': before.get('attempt', 0) + 1})
+                            record={'attempt': before.get('attempt', 0) + 1}, engine=engine)
 
 # %% ../nbs/09_sweep.ipynb #dcc151cb
 def sweep_status(sweep: Sweep) -> pd.DataFrame:
@@ -278,47 +314,108 @@ def _gpu_count() -> int:
     return torch.cuda.device_count()
 
 # %% ../nbs/09_sweep.ipynb #0eb916dd
-def _die_with_parent():
-    "In a run's process started by the local executor: die when the sweep process dies."
-    parent = os.environ.get('RLPAPER_SWEEP_PID')
+WARM_MODULES = ['torch', 'pandas', 'matplotlib.pyplot', 'seaborn', 'papermill', 'execnb.shell',
+                'rlpaper.train', 'rlpaper.figures', 'rlpaper.sweep']   # what runs and reports import
+
+def warm_context():
+    "A multiprocessing context whose processes fork from a server that has imported `WARM_MODULES`."
+    import multiprocessing
+    ctx = multiprocessing.get_context('forkserver')
+    ctx.set_forkserver_preload(WARM_MODULES)   # read when the server starts, at the first process
+    return ctx
+
+def _die_with_parent(parent: int | None = None):
+    "In a run's process: die when `parent` (default: the sweep process, `RLPAPER_SWEEP_PID`) dies."
+    parent = parent or os.environ.get('RLPAPER_SWEEP_PID')
     if not parent: return
     try:
         import ctypes
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError): return   # not Linux: an orphan finishes its run instead
-    if os.getppid() != int(parent): os._exit(1)   # the sweep died before the line above
+    if os.getppid() != int(parent): os._exit(1)   # the parent died before the line above
 
-def _run_child(sweep: Sweep, run: Run, env: dict) -> dict:
-    "Execute one run in a child process with the slot's environment, under the sweep's time limit."
-    run.folder.mkdir(parents=True, exist_ok=True)
+def _die_with(pid: int):
+    "In a process forked from the warm server: kill it when process `pid` (the sweep) ends."
+    # Not PR_SET_PDEATHSIG: the parent is the server, which lives on while any process it forked does.
+    try: fd = os.pidfd_open(pid)
+    except ProcessLookupError: os._exit(1)   # the sweep is already gone
+    except (AttributeError, OSError): return   # no pidfd (not Linux): an orphan finishes its run instead
+    def watch():
+        select.select([fd], [], [])   # readable once the process has ended
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, daemon=True, name='die-with-sweep').start()
+
+def _warm_child(sweep_pid: int, env: dict, cwd: str, log: str, fn, args):
+    "The body of a process forked from the warm server: the caller's environment, a log file, then `fn(*args)`."
+    _die_with(sweep_pid)
+    os.environ.clear(); os.environ.update(env); os.chdir(cwd)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(fd, 1); os.dup2(fd, 2); os.close(fd)
+    if env.get('OMP_NUM_THREADS'):   # torch sized its thread pool when the server imported it
+        import torch
+        torch.set_num_threads(int(env['OMP_NUM_THREADS']))
+    st = fn(*args)
+    print(json.dumps(st, default=str), flush=True)
+    sys.exit(0 if st['status'] in ('done', 'running') else 1)
+
+def _importable(fn):
+    "`fn` as found in `rlpaper.sweep`: the warm server finds a process's function by module and name, and a notebook defines it in `__main__`."
+    import importlib
+    return getattr(importlib.import_module('rlpaper.sweep'), fn.__name__)
+
+def _start_warm(env: dict, log: str, fn, args):
+    "Start `fn(*args)` in a process forked from the warm server, with `env` added to this process's environment."
+    p = warm_context().Process(target=_importable(_warm_child),
+                               args=(os.getpid(), {**os.environ, **env}, os.getcwd(), log, _importable(fn), args))
+    p.start()
+    return p
+
+def _start_run(sweep: Sweep, run: Run, env: dict, warm: bool):
+    "Start the process of one run; return a function that waits for it (or kills it at `timeout`) and gives its exit code."
+    if warm:
+        p = _start_warm(env, str(run.folder / 'run.log'), execute_run,
+                        (str(sweep.path), run.id, str(sweep.root.parent), 'inprocess'))
+        def wait(timeout):
+            p.join(timeout)
+            if p.exitcode is None: p.kill(); p.join(); return None
+            return p.exitcode
+        return wait
     cmd = [sys.executable, '-m', 'rlpaper.sweep', str(sweep.path), run.id, '--runs', str(sweep.root.parent)]
     with open(run.folder / 'run.log', 'ab') as log:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env, 'RLPAPER_SWEEP_PID': str(os.getpid())},
-                                stdout=log, stderr=subprocess.STDOUT)
-        try: proc.wait(timeout=sweep.resources.time_min * 60)
-        except subprocess.TimeoutExpired:
-            proc.kill(); proc.wait()
-            st = {**read_status(run), 'status': 'failed', 'error': f'time limit of {sweep.resources.time_min} min exceeded'}
-            write_json(run.folder / 'status.json', st)
-            return st
+        proc = subprocess.Popen(cmd, env={**os.environ, **env, 'RLPAPER_SWEEP_PID': str(os.getpid())}, stdout=log, stderr=subprocess.STDOUT)
+    def wait(timeout):
+        try: return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired: proc.kill(); proc.wait(); return None
+    return wait
+
+def _run_child(sweep: Sweep, run: Run, env: dict, warm: bool = False) -> dict:
+    "Execute one run in a process of its own with the slot's environment, under the sweep's time limit."
+    run.folder.mkdir(parents=True, exist_ok=True)
+    code = _start_run(sweep, run, env, warm)(sweep.resources.time_min * 60)
+    if code is None:
+        st = {**read_status(run), 'status': 'failed', 'error': f'time limit of {sweep.resources.time_min} min exceeded'}
+        write_json(run.folder / 'status.json', st)
+        return st
     st = read_status(run)
-    if proc.returncode and st['status'] in ('running', 'interrupted', 'pending'):
-        st = {**st, 'status': 'failed', 'error': f'the run process exited with code {proc.returncode}; see {run.folder / "run.log"}'}
+    if code and st['status'] in ('running', 'interrupted', 'pending'):
+        st = {**st, 'status': 'failed', 'error': f'the run process exited with code {code}; see {run.folder / "run.log"}'}
         write_json(run.folder / 'status.json', st)
     return st
 
 def run_local(jobs: list[tuple[Sweep, Run]], # the runs to execute, with their sweeps
               workers: int | None = None, devices: list | None = None, # see `worker_slots`
-              progress: bool = True) -> dict[str, dict]:
+              progress: bool = True,
+              warm: bool | None = None) -> dict[str, dict]: # fork runs from the warm server; None: CPU runs only
     "Execute runs on this machine, `workers` at a time; return each run's final status by folder."
     out, groups = {}, {}
     for s, r in jobs: groups.setdefault(repr(s.resources), []).append((s, r))
     for group in groups.values():   # sweeps that need different resources get different slots
-        slots = Queue()
-        for env in worker_slots(group[0][0].resources, workers, devices): slots.put(env)
+        resources, slots = group[0][0].resources, Queue()
+        for env in worker_slots(resources, workers, devices): slots.put(env)
+        forked = not resources.gpus if warm is None else warm
         def work(sweep, run):
             env = slots.get()
-            try: return _run_child(sweep, run, env)
+            try: return _run_child(sweep, run, env, forked)
             finally: slots.put(env)
         out.update(_gather(group, work, slots.qsize(), progress))
     return out
@@ -372,7 +469,8 @@ def run_sweeps(sweeps: list[Sweep], # sweeps whose runs share the workers
                executor: str = 'local', # 'local' or 'slurm'
                retry_failed: bool = False, # also run failed runs again
                dry_run: bool = False, # only list the runs that would start
-               progress: bool = True, slurm_cluster: str | None = None) -> list[tuple[Sweep, Run]]:
+               progress: bool = True, slurm_cluster: str | None = None,
+               warm: bool | None = None) -> list[tuple[Sweep, Run]]: # see `run_local`
     "Start every run of the sweeps that is not done; return the runs started (or that would start)."
     if executor not in EXECUTORS: raise ValueError(f'unknown executor {executor!r}; choose one of {EXECUTORS}')
     jobs = [(s, r) for s in sweeps for r in runs_to_start(s, retry_failed)]
@@ -380,7 +478,7 @@ def run_sweeps(sweeps: list[Sweep], # sweeps whose runs share the workers
         n = sum(1 for sj, _ in jobs if sj is s)
         print(f'{s.name}: {len(s.runs())} runs, {n} to start -> {s.root}', flush=True)
     if dry_run or not jobs: return jobs
-    if executor == 'local': run_local(jobs, workers, devices, progress)
+    if executor == 'local': run_local(jobs, workers, devices, progress, warm)
     else: run_slurm(jobs, workers, progress, cluster=slurm_cluster)
     return jobs
 
@@ -421,12 +519,21 @@ def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return table[table.status == 'done'].reset_index(drop=True), history
 
 # %% ../nbs/09_sweep.ipynb #977e7b40
-def report(sweep: Sweep, progress: bool = False) -> dict:
+def report(sweep: Sweep, progress: bool = False,
+           warm: bool = True) -> dict: # in a process forked from the warm server (else a kernel of this process)
     "Execute the notebook in report mode on the sweep's collected tables; return the status."
     if 'results' not in notebook_parameters(sweep.notebook):
         raise ValueError(f'{sweep.notebook.name} declares no `results` parameter, so it cannot draw a sweep report')
-    params = {**sweep.params, 'results': str(sweep.root), 'out_dir': str(sweep.root / 'report')}
-    return run_notebook(sweep.notebook, sweep.root / 'report', params, progress=progress)
+    folder = sweep.root / 'report'
+    params = {**sweep.params, 'results': str(sweep.root), 'out_dir': str(folder)}
+    if not warm: return run_notebook(sweep.notebook, folder, params, progress=progress)
+    folder.mkdir(parents=True, exist_ok=True)
+    p = _start_warm({}, str(folder / 'report.log'), run_notebook, (sweep.notebook, folder, params, False, None, 'inprocess'))
+    p.join()
+    st = json.loads((folder / 'status.json').read_text()) if (folder / 'status.json').exists() else {}
+    if p.exitcode and st.get('status') != 'failed':
+        st = {**st, 'status': 'failed', 'error': f'the report process exited with code {p.exitcode}; see {folder / "report.log"}'}
+    return st
 
 # %% ../nbs/09_sweep.ipynb #8c7fbe1c
 def missing_requirements(sweep: Sweep, devices: list | None = None) -> list[str]:
