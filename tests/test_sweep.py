@@ -147,3 +147,26 @@ def test_a_run_over_its_time_limit_is_killed_and_failed(env, tmp_path):
     assert r.returncode == 1 and time.time() - t0 < 40, (time.time() - t0, r.stdout + r.stderr)
     (st,) = statuses(tmp_path / 'runs' / 'e5-s').values()
     assert st['status'] == 'failed' and 'time limit of 0.1 min exceeded' in st['error'], st
+
+
+def test_kernel_runs_as_gpu_runs_go_match_warm_runs(tmp_path, monkeypatch):
+    "GPU runs keep a fresh process and a kernel each (`warm=False`): the same results and errors as warm CPU runs, and the time limit holds."
+    from rlpaper.sweep import Sweep, collect, run_sweeps, sweep_status
+    monkeypatch.setenv('RLPAPER_RUNS', str(tmp_path / 'runs'))
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    tables = {}
+    for warm in (True, False):
+        s = Sweep.load(sweep_file(tmp_path / 'sweeps' / f'warm{warm}' / 'e5.yaml', nb, params={'fail': True}))
+        run_sweeps([s], workers=2, progress=False, warm=warm)
+        st = sweep_status(s).set_index('x')
+        assert (st.loc[[1, 3], 'status'] == 'done').all() and (st.loc[2, 'status'] == 'failed').all()
+        assert st.loc[2, 'error'].str.contains('RuntimeError: x = 2 fails').all(), st.error
+        tables[warm] = collect(s)[0][['run_id', 'status', 'y']]
+    pd.testing.assert_frame_equal(tables[True], tables[False])
+
+    s = Sweep.load(sweep_file(tmp_path / 'sweeps' / 'slow' / 'e5.yaml', nb, grid={'x': [1]}, seeds=[0],
+                              params={'sleep': 60.0}, resources={'time_min': 0.1}))
+    t0 = time.time()
+    run_sweeps([s], progress=False, warm=False)
+    (st,) = statuses(s.root).values()
+    assert time.time() - t0 < 40 and st['status'] == 'failed' and 'time limit' in st['error'], (time.time() - t0, st)
