@@ -4,6 +4,7 @@
 
 # %% ../nbs/07_alignment.ipynb #57f74478
 from __future__ import annotations
+import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -78,12 +79,21 @@ def patch_covariance(images: Tensor, kernel_size, stride=1, max_patches: int | N
 def input_covariance(layer: nn.Module, # a Conv2d or a Linear layer
                      inputs: Tensor, # what the layer receives: (N, C, H, W) for a Conv2d, (N, ...) for a Linear
                      max_patches: int | None = None, # for a Conv2d: a seeded subset of patches; None: all
-                     seed: int = 0) -> Tensor:
+                     seed: int = 0,
+                     pad: bool = False) -> Tensor: # for a Conv2d: pad `inputs` with zeros as the layer does
     "`Sigma_x` of `layer`: the covariance of its patches (Conv2d) or of its flattened inputs (Linear)."
     if isinstance(layer, nn.Conv2d):
+        if pad: inputs = _pad_as(layer, inputs)
         return patch_covariance(inputs, layer.kernel_size, layer.stride, max_patches, seed)
     if isinstance(layer, nn.Linear): return covariance(inputs.flatten(1))
     raise TypeError(f'input_covariance takes an nn.Conv2d or nn.Linear, got {type(layer).__name__}')
+
+def _pad_as(conv: nn.Conv2d, x: Tensor) -> Tensor:
+    "`x` padded with zeros as `conv` pads its input."
+    if isinstance(conv.padding, str) or conv.padding_mode != 'zeros':
+        raise ValueError(f'pad=True reads numeric zero padding; {conv} pads {conv.padding!r} ({conv.padding_mode})')
+    (ph, pw) = conv.padding
+    return F.pad(x, (pw, pw, ph, ph))
 
 def weight_covariance(weight: Tensor, # (filters, ...): a Conv2d or Linear weight
                       center: bool = True) -> Tensor: # False: the second moment W^T W / filters
@@ -165,13 +175,16 @@ def power_map(p: float):
 def aligned_covariance(cov_x: Tensor, g=None) -> Tensor:
     "`V diag(g(sigma)^2) V^T` for the eigen-decomposition of `cov_x`; `g`: a function of `sigma`, or its values."
     sigma, v = data_eigen(cov_x)
-    gains = sigma if g is None else g(sigma) if callable(g) else torch.tensor(g, dtype=torch.float64)
+    if g is None: gains = sigma
+    elif callable(g): gains = g(sigma)
+    elif isinstance(g, Tensor): gains = g.detach().double().cpu()
+    else: gains = torch.from_numpy(np.array(g, dtype=np.float64))
     if gains.shape != sigma.shape: raise ValueError(f'g gives {tuple(gains.shape)} values for {len(sigma)} eigenvalues')
     return (v * gains.double() ** 2) @ v.T
 
 def aligned_init(layer: nn.Module, # a Conv2d or Linear layer, changed in place
                  cov_x: Tensor, # the covariance of what the layer sees (`input_covariance`)
-                 g=None, # a function of sigma (e.g. `power_map(0.5)`), or one value per eigenvector; None: sigma
+                 g=None, # a function of sigma (e.g. `power_map(0.5)`), or one value per eigenvector (list, array, tensor); None: sigma
                  seed: int = 0) -> nn.Module:
     "Filters drawn aligned with the data: from `N(0, V diag(g(sigma)^2) V^T)`, at the layer's current norm."
     return init_from_covariance(layer, aligned_covariance(cov_x, g), seed)
@@ -195,13 +208,16 @@ def aligned_init_layerwise(model: nn.Module, # changed in place
                            g=None, # as for `aligned_init` (a function, used for every layer)
                            depth: int | None = None, # weight layers to re-draw, from the input; None: all but the head
                            max_patches: int | None = 20000, # patches per convolution's covariance
-                           seed: int = 0) -> nn.Module:
-    "Re-draw the first `depth` weight layers one after the other, each aligned with what it receives."
-    todo = layers(model)[:depth if depth is not None else -1]
-    for i, layer in enumerate(todo):
-        cov = input_covariance(layer, layer_inputs(model, layer, inputs), max_patches, seed + i)
+                           max_dim: int = 4096, # layers whose filters have more weights stay as they are
+                           seed: int = 0) -> list[int]:
+    "Re-draw the first `depth` weight layers one after the other, each aligned with what it receives; their indices."
+    redrawn = []
+    for i, layer in enumerate(layers(model)[:depth if depth is not None else -1]):
+        if layer.weight[0].numel() > max_dim: continue   # a d x d eigen-decomposition costs d^3
+        cov = input_covariance(layer, layer_inputs(model, layer, inputs), max_patches, seed + i, pad=True)
         aligned_init(layer, cov, g, seed + i)
-    return model
+        redrawn.append(i)
+    return redrawn
 
 # %% ../nbs/07_alignment.ipynb #55c04977
 class _ActiveCounter:

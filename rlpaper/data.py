@@ -11,7 +11,7 @@ from torch.utils.data import Dataset, Subset
 from .datasets import ArrayDataset, to_tensors
 
 # %% auto #0
-__all__ = ['MODES', 'targets_of', 'num_classes_of', 'RandomLabels', 'LabelledSubset', 'disjoint_split']
+__all__ = ['MODES', 'targets_of', 'num_classes_of', 'RandomLabels', 'LabelledSubset', 'disjoint_split', 'in_memory']
 
 # %% ../nbs/02_data.ipynb #45340242
 def targets_of(ds) -> torch.Tensor:
@@ -110,3 +110,16 @@ def disjoint_split(ds, # any dataset with `.targets`
     order = torch.from_numpy(np.random.default_rng(seed).permutation(len(ds)))
     bounds = np.cumsum([0] + sizes)
     return [LabelledSubset(ds, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+# %% ../nbs/02_data.ipynb #e766f1e7
+def in_memory(ds, # any dataset with `.targets` (a random-label or subset wrapper included)
+              min_size: int | None = None) -> ArrayDataset: # pad images smaller than min_size x min_size
+    "`ds` as an in-memory `ArrayDataset`, images padded to at least `min_size` with each channel's smallest value."
+    x, _ = to_tensors(ds)
+    if min_size and x.dim() == 4 and min(x.shape[-2:]) < min_size:
+        dh, dw = max(min_size - x.shape[-2], 0), max(min_size - x.shape[-1], 0)
+        low = x.amin(dim=(0, 2, 3))   # per channel: the background of normalised images
+        x = torch.cat([torch.nn.functional.pad(x[:, c:c + 1], (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2), value=float(low[c]))
+                       for c in range(x.shape[1])], 1)
+    classes = getattr(ds, 'classes', None) or [str(c) for c in range(num_classes_of(ds))]
+    return ArrayDataset(x, targets_of(ds), list(classes))
