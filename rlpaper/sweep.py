@@ -38,11 +38,24 @@ def find_experiments(folder: str | Path | None = None) -> dict[str, Path]:
     folder = Path(folder) if folder else experiments_dir()
     return {nb.name.split('_')[0]: nb for nb in sorted(folder.glob('e*_*.ipynb'))}
 
+def _assigned_names(source: str) -> list[str]:
+    "The names a cell assigns at its top level."
+    import ast
+    targets = [t for node in ast.parse(source).body if isinstance(node, (ast.Assign, ast.AnnAssign))
+               for t in (node.targets if isinstance(node, ast.Assign) else [node.target])]
+    return [t.id for t in targets if isinstance(t, ast.Name)]
+
 def notebook_parameters(notebook: str | Path) -> dict:
     "The parameters a notebook declares in its `parameters` cell, with their defaults as written."
     import papermill as pm   # here, not above: it takes seconds to import, and a run's process imports it once
+    import nbformat
     params = pm.inspect_notebook(str(notebook))
     if not params: raise ValueError(f'{notebook} has no cell tagged `parameters`')
+    cell = next(c for c in nbformat.read(notebook, as_version=4).cells if 'parameters' in c.metadata.get('tags', []))
+    unread = [n for n in _assigned_names(cell.source) if n not in params]
+    if unread:   # papermill warns and drops such a line: a sweep setting it would fail, or never set it
+        raise ValueError(f'papermill cannot read the parameter(s) {unread} of {Path(notebook).name}: write each as '
+                         "`name = value  # comment` on its own line, with no '=' in the comment")
     return {k: v['default'] for k, v in params.items()}
 
 # %% ../nbs/09_sweep.ipynb #a4c7bd33
