@@ -421,8 +421,9 @@ def run_local(jobs: list[tuple[Sweep, Run]], # the runs to execute, with their s
               warm: bool | None = None) -> dict[str, dict]: # fork runs from the warm server; None: CPU runs only
     "Execute runs on this machine, `workers` at a time; return each run's final status by folder."
     out, groups = {}, {}
-    for s, r in jobs: groups.setdefault(repr(s.resources), []).append((s, r))
-    for group in groups.values():   # sweeps that need different resources get different slots
+    # sweeps whose runs need different devices or threads get different slots; the time limit is each run's own
+    for s, r in jobs: groups.setdefault((s.resources.gpus, s.resources.cpus), []).append((s, r))
+    for group in groups.values():
         resources, slots = group[0][0].resources, Queue()
         for env in worker_slots(resources, workers, devices): slots.put(env)
         forked = not resources.gpus if warm is None else warm
