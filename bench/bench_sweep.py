@@ -125,9 +125,8 @@ def breakdown(env):
     py = [sys.executable, '-c']
     start = best_of(2, lambda: seconds(py + ['pass'], env))
     sweep_import = best_of(2, lambda: seconds(py + ['import rlpaper.sweep'], env))
-    # as `python -m rlpaper.sweep` does: papermill imported after the module, with the IRI checker disabled
-    with_pm = best_of(2, lambda: seconds(py + ["import sys, rlpaper.sweep; sys.modules.setdefault('rfc3987_syntax', None); "
-                                               "import papermill"], env))
+    # as `python -m rlpaper.sweep` does: papermill imported after the module
+    with_pm = best_of(2, lambda: seconds(py + ['import rlpaper.sweep, papermill'], env))
     phases = [kernel_phases(env) for _ in range(2)]
     return {'child: python start': start, 'child: import rlpaper.sweep': sweep_import - start,
             'child: import papermill': with_pm - sweep_import,

@@ -91,7 +91,8 @@ def input_covariance(layer: nn.Module, # a Conv2d or a Linear layer
 def _pad_as(conv: nn.Conv2d, x: Tensor) -> Tensor:
     "`x` padded with zeros as `conv` pads its input."
     if isinstance(conv.padding, str) or conv.padding_mode != 'zeros':
-        raise ValueError(f'pad=True reads numeric zero padding; {conv} pads {conv.padding!r} ({conv.padding_mode})')
+        raise ValueError(f'pad=True copies numeric zero padding, but {conv} pads {conv.padding!r} ({conv.padding_mode}): '
+                         'pad the inputs as the layer does and pass pad=False')
     (ph, pw) = conv.padding
     return F.pad(x, (pw, pw, ph, ph))
 
@@ -273,13 +274,14 @@ class AlignmentTracker(Callback):
             x = layer_inputs(s.unwrapped, self.module, s.data['train'][0])
             self.cov_x = input_covariance(self.module, x.cpu(), self.max_patches, self.seed)
         self.cov_x = self.cov_x.double().cpu()
+        self.data_basis = data_eigen(self.cov_x)[1]   # once: the data do not change during training
         self.basis = random_basis(len(self.cov_x), self.seed)
         self.last = None
         if s.step == 0: self.measure(s)
 
     def measure(self, s):
         cov_w = weight_covariance(self.module.weight.detach().float().cpu(), self.center)
-        s.log('alignment', {'misalignment': misalignment(self.cov_x, cov_w, ridge=self.ridge),
+        s.log('alignment', {'misalignment': misalignment(self.cov_x, cov_w, self.data_basis, self.ridge),
                             'misalignment_random': misalignment(self.cov_x, cov_w, self.basis, self.ridge)})
         self.last = s.step
 

@@ -21,8 +21,8 @@ from .core import atomic_path, data_dir, project_root, runs_dir, write_json
 __all__ = ['ENGINES', 'SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'WARM_MODULES', 'EXECUTORS', 'experiments_dir',
            'find_experiments', 'notebook_parameters', 'run_notebook', 'register_inprocess_engine', 'Resources', 'Run',
            'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock', 'read_status', 'execute_run', 'sweep_status',
-           'runs_to_start', 'worker_slots', 'warm_context', 'run_local', 'run_slurm', 'run_sweeps', 'flatten',
-           'collect', 'load_results', 'report', 'missing_requirements', 'launch']
+           'runs_to_start', 'worker_slots', 'warm_context', 'slot_groups', 'run_local', 'run_slurm', 'run_sweeps',
+           'flatten', 'collect', 'load_results', 'report', 'missing_requirements', 'launch']
 
 # %% ../nbs/09_sweep.ipynb #95804107
 def experiments_dir() -> Path:
@@ -114,9 +114,8 @@ def _execute_cells(nb_man):
         if shell.exc is not None: break
 
 def register_inprocess_engine():
-    "Register the papermill engine 'inprocess' (once; papermill is imported only when it is needed)."
+    "Register the papermill engine 'inprocess' (papermill is imported only when it is needed)."
     from papermill.engines import Engine, papermill_engines
-    if 'inprocess' in papermill_engines._engines: return
     class InProcessEngine(Engine):
         "Executes the cells in this process's IPython shell rather than in a kernel."
         @classmethod
@@ -337,15 +336,15 @@ def warm_context():
     ctx.set_forkserver_preload(WARM_MODULES)   # read when the server starts, at the first process
     return ctx
 
-def _die_with_parent(parent: int | None = None):
-    "In a run's process: die when `parent` (default: the sweep process, `RLPAPER_SWEEP_PID`) dies."
-    parent = parent or os.environ.get('RLPAPER_SWEEP_PID')
+def _die_with_parent():
+    "In a run's process started by the local executor: die when the sweep process dies."
+    parent = os.environ.get('RLPAPER_SWEEP_PID')
     if not parent: return
     try:
         import ctypes
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError): return   # not Linux: an orphan finishes its run instead
-    if os.getppid() != int(parent): os._exit(1)   # the parent died before the line above
+    if os.getppid() != int(parent): os._exit(1)   # the sweep died before the line above
 
 def _die_with(pid: int):
     "In a process forked from the warm server: kill it when process `pid` (the sweep) ends."
@@ -415,15 +414,19 @@ def _run_child(sweep: Sweep, run: Run, env: dict, warm: bool = False) -> dict:
         write_json(run.folder / 'status.json', st)
     return st
 
+def slot_groups(jobs: list[tuple[Sweep, Run]]) -> list[list[tuple[Sweep, Run]]]:
+    "The jobs by the slots they need: GPUs and threads per run (each run keeps its own time limit)."
+    groups = {}
+    for s, r in jobs: groups.setdefault((s.resources.gpus, s.resources.cpus), []).append((s, r))
+    return list(groups.values())
+
 def run_local(jobs: list[tuple[Sweep, Run]], # the runs to execute, with their sweeps
               workers: int | None = None, devices: list | None = None, # see `worker_slots`
               progress: bool = True,
               warm: bool | None = None) -> dict[str, dict]: # fork runs from the warm server; None: CPU runs only
     "Execute runs on this machine, `workers` at a time; return each run's final status by folder."
-    out, groups = {}, {}
-    # sweeps whose runs need different devices or threads get different slots; the time limit is each run's own
-    for s, r in jobs: groups.setdefault((s.resources.gpus, s.resources.cpus), []).append((s, r))
-    for group in groups.values():
+    out = {}
+    for group in slot_groups(jobs):
         resources, slots = group[0][0].resources, Queue()
         for env in worker_slots(resources, workers, devices): slots.put(env)
         forked = not resources.gpus if warm is None else warm
@@ -580,9 +583,6 @@ def _main(argv=None) -> int:
     p.add_argument('sweep'); p.add_argument('run_id'); p.add_argument('--runs')
     a = p.parse_args(argv)
     _die_with_parent()
-    # jsonschema, under nbformat, imports this optional IRI checker if installed; building its grammar
-    # takes ~2 s of every run's start, and notebooks never hold IRIs. Only this process is affected.
-    sys.modules.setdefault('rfc3987_syntax', None)
     st = execute_run(a.sweep, a.run_id, a.runs)
     print(json.dumps(st, default=str))
     return 0 if st['status'] in ('done', 'running') else 1

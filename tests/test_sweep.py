@@ -170,3 +170,23 @@ def test_kernel_runs_as_gpu_runs_go_match_warm_runs(tmp_path, monkeypatch):
     run_sweeps([s], progress=False, warm=False)
     (st,) = statuses(s.root).values()
     assert time.time() - t0 < 40 and st['status'] == 'failed' and 'time limit' in st['error'], (time.time() - t0, st)
+
+
+def test_a_warm_run_trains_on_its_slots_thread_budget(tmp_path, monkeypatch):
+    "The warm server imported torch with the machine's thread count; each run forked from it must use its slot's `cpus`."
+    from rlpaper.sweep import Sweep, run_sweeps
+    monkeypatch.setenv('RLPAPER_RUNS', str(tmp_path / 'runs'))
+    nb = tmp_path / 'e5_threads.ipynb'
+    cells = [nbformat.v4.new_code_cell('seed = 0\nout_dir = None', metadata={'tags': ['parameters']}),
+             nbformat.v4.new_code_cell("import json, os, pathlib, torch\n"
+                                       "pathlib.Path(out_dir, 'threads.json').write_text(json.dumps("
+                                       "[torch.get_num_threads(), os.environ['OMP_NUM_THREADS']]))")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata={'kernelspec': {'name': 'python3', 'display_name': 'python3',
+                                                                                   'language': 'python'}}), nb)
+    f = tmp_path / 'sweeps' / 'smoke' / 'e5.yaml'
+    f.parent.mkdir(parents=True)
+    f.write_text(yaml.safe_dump({'notebook': str(nb), 'seeds': [0], 'resources': {'cpus': 1}}))
+    s = Sweep.load(f)
+    run_sweeps([s], progress=False)
+    (run,) = s.runs()
+    assert json.loads((run.folder / 'threads.json').read_text()) == [1, '1']
