@@ -5,27 +5,33 @@
 # %% ../nbs/11_cli.ipynb #cfc42910
 from __future__ import annotations
 import argparse, shutil, sys
-from dataclasses import asdict
 from pathlib import Path
 
-from .core import data_dir, project_root, versions, write_json
-from .figures import Claim, load_claims, write_claims_table
+from .core import data_dir, project_root, versions
+from .experiment import Verdict, load_claims, save_claims, write_claims_table
 from .video import VIDEO_LAYOUTS, video_dataset
 from .sweep import (EXECUTORS, Sweep, collect, experiments_dir, missing_requirements, report, run_sweeps,
                            sweep_status)
 
 # %% auto #0
-__all__ = ['SCALES', 'sweep_files', 'publish', 'check_requirements', 'reproduce', 'cache_videos', 'sweep_command', 'main']
+__all__ = ['PUBLISHED', 'INTRO', 'scales', 'sweep_files', 'figures_folder', 'publish', 'check_requirements', 'reproduce',
+           'cache_videos', 'sweep_command', 'main']
 
 # %% ../nbs/11_cli.ipynb #09292d45
-SCALES = ('smoke', 'paper')
+PUBLISHED = 'cpu' # the scale whose figures and claims are the published ones, in figures/ itself
 
-def sweep_files(scale: str = 'smoke', # 'smoke' or 'paper'
+def scales() -> list[str]:
+    "The scales: the folders of sweep files under nbs/experiments/sweeps."
+    return sorted(d.name for d in (experiments_dir() / 'sweeps').iterdir() if d.is_dir() and any(d.glob('*.yaml')))
+
+def sweep_files(scale: str = 'smoke', # a folder of nbs/experiments/sweeps: 'smoke', 'cpu', 'paper', ...
                 only=None, # experiment ids, e.g. ['e3', 'E4']; default all
                 folder: str | Path | None = None, # default nbs/experiments/sweeps/<scale>
                 ) -> dict[str, Path]:
     "The sweep file of each chosen experiment, by id."
-    if scale not in SCALES: raise ValueError(f'unknown scale {scale!r}; choose one of {SCALES}')
+    if folder is None and scale not in scales():
+        raise ValueError(f'no sweep folder for scale {scale!r} at {experiments_dir() / "sweeps" / scale}; the scales are '
+                         f'{scales()} (or give a folder of sweep files with --sweeps)')
     folder = Path(folder) if folder else experiments_dir() / 'sweeps' / scale
     files = {f.stem.split('_')[0].lower(): f for f in sorted(folder.glob('*.yaml'))}
     if not files: raise FileNotFoundError(f'no sweep files (*.yaml) in {folder}')
@@ -38,15 +44,28 @@ def sweep_files(scale: str = 'smoke', # 'smoke' or 'paper'
 def _prefixed(exp: str, name: str) -> str:
     return name if not name or name.startswith(f'{exp}_') else f'{exp}_{name}'
 
+def figures_folder(scale: str) -> Path:
+    "Where a scale publishes: figures/ for the published scale, figures/<scale>/ for the others."
+    return project_root() / 'figures' / ('' if scale == PUBLISHED else scale)
+
+INTRO = ('Each claim is declared in its experiment notebook before its numbers are seen: the quantity measured per '
+         'seed and either a direction and threshold (an effect) or a margin (an equivalence). `mean [95% CI]` is the '
+         'mean over seeds with its t-interval; `reproduced` when the interval lies on the claimed side of the threshold '
+         '(inside the margin), `not reproduced` when wholly on the other side, `inconclusive` otherwise (the reason '
+         'gives the seeds that would settle it), `untestable` with fewer than 2 values or a failed premise. '
+         'Made by `rlpaper reproduce --scale {scale}` from the sweep files in `nbs/experiments/sweeps/{scale}/`.')
+
 def publish(reports: dict[str, Path], # report folder of each experiment, by id
             figures_dir: str | Path, # where figures and the claims table go
-            title: str = 'Claims checked by `rlpaper reproduce`',
-            ) -> list[Claim]:
+            scale: str = 'smoke', # the scale the runs came from, named in claims.md
+            ) -> list[Verdict]:
     "Copy the reports' figures into `figures_dir` and update its claims table; return all claims."
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     store = figures_dir / 'claims.json'
-    claims = [c for c in (load_claims(store) if store.exists() else []) if c.experiment.lower() not in reports]
+    try: kept = load_claims(store) if store.exists() else []
+    except TypeError: kept = []   # a claims file of an older format: its experiments are reported anew
+    claims = [c for c in kept if c.experiment.lower() not in reports]
     for exp, folder in sorted(reports.items()):
         for fig in sorted([*Path(folder).glob('*.png'), *Path(folder).glob('*.pdf')]):
             shutil.copyfile(fig, figures_dir / _prefixed(exp, fig.name))
@@ -54,8 +73,8 @@ def publish(reports: dict[str, Path], # report folder of each experiment, by id
             c.figure = _prefixed(exp, c.figure)
             claims.append(c)
     claims.sort(key=lambda c: int(c.experiment[1:]) if c.experiment[1:].isdigit() else 0)
-    write_json(store, [asdict(c) for c in claims])
-    write_claims_table(claims, figures_dir / 'claims.md', title=title)
+    save_claims(claims, store)
+    write_claims_table(claims, figures_dir / 'claims.md', scale, INTRO.format(scale=scale))
     return claims
 
 # %% ../nbs/11_cli.ipynb #954b4bff
@@ -76,7 +95,7 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
               retry_failed: bool = False, # also run failed runs again
               sweeps: str | Path | None = None, # folder of the sweep files; default nbs/experiments/sweeps/<scale>
               runs: str | Path | None = None, # default `runs_dir()`
-              figures: str | Path | None = None, # default figures/ (smoke) or figures/paper/
+              figures: str | Path | None = None, # default `figures_folder(scale)`
               progress: bool = True) -> dict[str, str]:
     "Run the sweeps of a scale, report each, publish figures and claims; return each experiment's outcome."
     files = sweep_files(scale, only, sweeps)
@@ -94,9 +113,9 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
         st = report(s)
         outcome[exp] = 'done' if st['status'] == 'done' else f"report failed: {st.get('error')}"
         if st['status'] == 'done': reports[exp] = s.root / 'report'
-    figures = Path(figures) if figures else project_root() / 'figures' / ('' if scale == 'smoke' else scale)
+    figures = Path(figures) if figures else figures_folder(scale)
     if reports:
-        claims = publish(reports, figures, title=f'Claims checked by `rlpaper reproduce --scale {scale}`')
+        claims = publish(reports, figures, scale)
         print(f'{len(claims)} claims in {figures / "claims.md"}; figures of {sorted(reports)} updated')
     for exp, o in outcome.items(): print(f'{exp}: {o}  ({loaded[exp].root})')
     return outcome
@@ -107,10 +126,11 @@ def _parser():
     sub = p.add_subparsers(dest='command', required=True)
     sub.add_parser('env', help='print the versions of Python and the packages, and the device found')
     r = sub.add_parser('reproduce', help='run every experiment\'s sweep of a scale, then write figures/ and claims.md')
-    r.add_argument('--scale', choices=SCALES, default='smoke', help='which sweep files (default: smoke)')
+    r.add_argument('--scale', default='smoke', help="which folder of sweep files: smoke (the default: the plumbing, "
+                   "into figures/smoke/), cpu (the evidence, into figures/), paper (GPUs, into figures/paper/)")
     r.add_argument('--only', type=_ids, metavar='E3,E4', help='experiment ids, comma-separated (default: all)')
     r.add_argument('--sweeps', help='folder of sweep files (default: nbs/experiments/sweeps/<scale>)')
-    r.add_argument('--figures', help='folder for figures and claims.md (default: figures/, or figures/paper/)')
+    r.add_argument('--figures', help='folder for figures and claims.md (default: figures/ for cpu, figures/<scale>/ otherwise)')
     _execution_args(r)
     sw = sub.add_parser('sweep', help='run, inspect or collect one sweep file')
     ssub = sw.add_subparsers(dest='action', required=True)

@@ -16,13 +16,14 @@ import yaml
 from tqdm.auto import tqdm
 
 from .core import atomic_path, data_dir, project_root, runs_dir, write_json
+from .experiment import as_cell, check_held_out, check_selected, flatten
 
 # %% auto #0
 __all__ = ['ENGINES', 'SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'WARM_MODULES', 'EXECUTORS', 'experiments_dir',
            'find_experiments', 'notebook_parameters', 'run_notebook', 'register_inprocess_engine', 'Resources', 'Run',
            'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock', 'read_status', 'execute_run', 'sweep_status',
            'runs_to_start', 'worker_slots', 'warm_context', 'slot_groups', 'run_local', 'run_slurm', 'run_sweeps',
-           'flatten', 'collect', 'load_results', 'report', 'missing_requirements', 'launch']
+           'collect', 'report', 'missing_requirements', 'launch']
 
 # %% ../nbs/09_sweep.ipynb #95804107
 def experiments_dir() -> Path:
@@ -123,7 +124,7 @@ def register_inprocess_engine():
     papermill_engines.register('inprocess', InProcessEngine)
 
 # %% ../nbs/09_sweep.ipynb #4a4b69f8
-SWEEP_KEYS = ('notebook', 'name', 'description', 'params', 'grid', 'points', 'seeds', 'resources', 'data')
+SWEEP_KEYS = ('notebook', 'name', 'description', 'params', 'grid', 'points', 'seeds', 'resources', 'data', 'selected')
 RESOURCE_KEYS = ('gpus', 'cpus', 'time_min', 'mem_gb', 'slurm')
 
 @dataclass
@@ -187,6 +188,7 @@ class Sweep:
     resources: Resources
     data: list
     root: Path # runs/<name>/
+    selected: list = field(default_factory=list) # settings chosen by looking at results: judged on other seeds only
 
     @classmethod
     def load(cls, path: str | Path, # a sweep YAML file
@@ -206,7 +208,8 @@ class Sweep:
         name = spec.get('name') or f'{path.stem}-{path.parent.name}'
         sweep = cls(path, name, notebook, dict(spec.get('params') or {}), dict(spec.get('grid') or {}),
                     list(spec.get('points') or []), list(spec.get('seeds') or []), Resources(**res),
-                    list(spec.get('data') or []), Path(runs or runs_dir()) / name)
+                    list(spec.get('data') or []), Path(runs or runs_dir()) / name,
+                    check_selected(list(spec.get('selected') or []), f'{path}: selected'))
         sweep.check()
         return sweep
 
@@ -224,7 +227,8 @@ class Sweep:
             if missing: raise ValueError(f'{self.path}: {where} set(s) {sorted(missing)}, which {self.notebook.name} '
                                          f'does not declare in its parameters cell; it declares {sorted(declared)}')
         if not all(isinstance(s, int) for s in self.seeds): raise ValueError(f'{self.path}: seeds must be integers')
-        self.runs()   # duplicates are errors
+        for r in self.runs():   # duplicates are errors; so is a chosen setting run on the seeds it was chosen on
+            check_held_out(self.selected, r.params, [r.params['seed']] if 'seed' in r.params else [], f'{self.path}: run {r.id}')
 
     def runs(self) -> list[Run]:
         "Every run of the sweep: grid points, then explicit points, each once per seed."
@@ -290,12 +294,8 @@ def sweep_status(sweep: Sweep) -> pd.DataFrame:
     for r in sweep.runs():
         st = read_status(r)
         rows.append({'run_id': r.id, 'status': st['status'], 'error': st.get('error', ''), 'seconds': st.get('seconds'),
-                     **{k: _cell(v) for k, v in r.params.items()}})
+                     **{k: as_cell(v) for k, v in r.params.items()}})
     return pd.DataFrame(rows)
-
-def _cell(v):
-    "A parameter value as a table cell: lists and dicts as JSON text."
-    return json.dumps(v, sort_keys=True) if isinstance(v, (list, dict)) else v
 
 def runs_to_start(sweep: Sweep, retry_failed: bool = False) -> list[Run]:
     "The runs a new `sweep run` executes."
@@ -327,7 +327,7 @@ def _gpu_count() -> int:
 
 # %% ../nbs/09_sweep.ipynb #0eb916dd
 WARM_MODULES = ['torch', 'pandas', 'matplotlib.pyplot', 'seaborn', 'papermill', 'execnb.shell',
-                'rlpaper.train', 'rlpaper.figures', 'rlpaper.sweep']   # what runs and reports import
+                'rlpaper.train', 'rlpaper.experiment', 'rlpaper.figures', 'rlpaper.sweep']   # what runs and reports import
 
 def warm_context():
     "A multiprocessing context whose processes fork from a server that has imported `WARM_MODULES`."
@@ -500,16 +500,8 @@ def run_sweeps(sweeps: list[Sweep], # sweeps whose runs share the workers
     return jobs
 
 # %% ../nbs/09_sweep.ipynb #54aaabf3
-def flatten(d: dict, prefix: str = '') -> dict:
-    "`{'a': {'b': 1}}` to `{'a.b': 1}`; lists become JSON text."
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict): out.update(flatten(v, f'{prefix}{k}.'))
-        else: out[f'{prefix}{k}'] = _cell(v)
-    return out
-
 def collect(sweep: Sweep) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "Write `results.csv` and `history.csv` of the sweep's runs; return both tables."
+    "Write `results.csv`, `history.csv` and `sweep.json` (what the report needs of the sweep file) of the sweep's runs; return both tables."
     table, histories = sweep_status(sweep), []
     metrics = []
     for run, status in zip(sweep.runs(), table.status):
@@ -517,23 +509,15 @@ def collect(sweep: Sweep) -> tuple[pd.DataFrame, pd.DataFrame]:
         metrics.append(flatten(json.loads(m.read_text())) if status == 'done' and m.exists() else {})
         h = run.folder / 'history.csv'
         if status == 'done' and h.exists():
-            histories.append(pd.read_csv(h).assign(run_id=run.id, **{k: _cell(v) for k, v in run.params.items()}))
+            histories.append(pd.read_csv(h).assign(run_id=run.id, **{k: as_cell(v) for k, v in run.params.items()}))
     metrics = pd.DataFrame(metrics, index=table.index)
     table = pd.concat([table, metrics.drop(columns=[c for c in metrics if c in table])], axis=1)
     history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
     for name, df in (('results.csv', table), ('history.csv', history)):
         with atomic_path(sweep.root / name) as tmp: df.to_csv(tmp, index=False)
+    write_json(sweep.root / 'sweep.json', {'name': sweep.name, 'file': str(sweep.path), 'notebook': sweep.notebook.name,
+                                           'seeds': sweep.seeds, 'selected': sweep.selected})
     return table, history
-
-def load_results(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    "The finished runs of a collected sweep folder, and their histories."
-    folder = Path(folder)
-    if not (folder / 'results.csv').exists():
-        raise FileNotFoundError(f'no results.csv in {folder}: run `rlpaper sweep collect` on the sweep file first')
-    table = pd.read_csv(folder / 'results.csv')
-    try: history = pd.read_csv(folder / 'history.csv')
-    except (FileNotFoundError, pd.errors.EmptyDataError): history = pd.DataFrame()
-    return table[table.status == 'done'].reset_index(drop=True), history
 
 # %% ../nbs/09_sweep.ipynb #977e7b40
 def report(sweep: Sweep, progress: bool = False,

@@ -28,8 +28,7 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'DATA_MODES', 'HISTORY_COLUM
            'set_epoch_of', 'stream_loader', 'stream_epoch', 'process_chunk', 'predict', 'evaluate', 'chunk_batches',
            'predict_dataset', 'evaluate_dataset', 'Callback', 'TrainState', 'rng_state', 'set_rng_state',
            'checkpoint_paths', 'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'NonFiniteLossError', 'StepMetrics',
-           'fit', 'Classification', 'final', 'steps_to', 'check_run_spec', 'build_run', 'is_main_process',
-           'train_from_spec', 'main']
+           'fit', 'Classification', 'check_run_spec', 'build_run', 'is_main_process', 'train_from_spec', 'main']
 
 # %% ../nbs/05_train.ipynb #33e3d9b1
 OPTIMIZERS = ('sgd', 'adamw')
@@ -600,21 +599,6 @@ class Classification:
         "The metrics of one set: `(x, labels)` tensors (data='memory') or the dataset (data='stream')."
         if cfg.data == 'memory': return evaluate(model, *data, accelerator)
         return evaluate_dataset(model, data, accelerator, num_workers=cfg.num_workers)
-
-# %% ../nbs/05_train.ipynb #4a1c5440
-def _records(history):
-    return history.to_dict('records') if isinstance(history, pd.DataFrame) else history
-
-def final(history, split: str = 'train', metric: str = 'acc') -> float:
-    "The last logged value of `metric` on `split`."
-    vals = [r['value'] for r in _records(history) if r['split'] == split and r['metric'] == metric]
-    if not vals: raise ValueError(f'no {split}/{metric} in the history')
-    return vals[-1]
-
-def steps_to(history, threshold: float, split: str = 'train', metric: str = 'acc') -> int | None:
-    "The first step at which `metric` on `split` reached `threshold`, or None if it never did."
-    hits = [r['step'] for r in _records(history) if r['split'] == split and r['metric'] == metric and r['value'] >= threshold]
-    return min(hits) if hits else None
 
 # %% ../nbs/05_train.ipynb #e886b8da
 RUN_SECTIONS = {'data': {'name', 'args', 'n_train', 'split_seed', 'corrupt_prob', 'num_random_classes', 'label_mode',

@@ -32,7 +32,8 @@ def _two_process_fit():
     from accelerate import PartialState
     from rlpaper.datasets import gaussian
     from rlpaper.models import get_model
-    from rlpaper.train import TrainConfig, fit, final
+    from rlpaper.train import TrainConfig, fit
+    from rlpaper.experiment import final
     torch.manual_seed(0)
     model = get_model('mlp', 10, in_shape=(30,), hidden=(64,))
     hist = fit(model, gaussian(n=101), TrainConfig(epochs=3, batch_size=32, eval_every=2, progress=False),

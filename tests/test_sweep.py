@@ -21,12 +21,14 @@ if results is None:
     with open(out.parent / 'ledger.txt', 'a') as f: f.write(out.name + '\\n')
 else:
     import matplotlib.pyplot as plt
-    from rlpaper.figures import claim_over_seeds, save_claims, save_figure
-    from rlpaper.sweep import load_results
-    table, history = load_results(results)
+    from rlpaper.experiment import Claim, Experiment, per_seed
+    from rlpaper.figures import save_figure
+    exp = Experiment.start('E5', 'Tiny 2026', dict(x=x, seed=seed, out_dir=out_dir, results=results),
+                           claims=[Claim('reaches', 'y reaches 2.5', 'largest y', direction='>', threshold=2.5, figure='y.png')])
+    table, history = exp.tables()
     fig, ax = plt.subplots(); ax.plot(table.x, table.y, 'o'); save_figure(fig, out / 'y.png')
-    per_seed = table.groupby('seed').y.max()
-    save_claims([claim_over_seeds('E5', 'Tiny 2026', 'y reaches 3', per_seed, 3, '>=', figure='y.png')], out / 'claims.json')
+    exp.judge('reaches', per_seed(table, lambda d: d.y.max()))
+    exp.save_claims()
 '''
 PARAMS = 'x = 1\nseed = 0\nsleep = 0.0\nfail = False\nout_dir = None\nresults = None'
 
@@ -106,7 +108,8 @@ def test_reproduce_publishes_figures_and_claims_and_resumes(env, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert {'e5_y.png', 'e5_y.pdf', 'claims.md', 'claims.json'} <= {p.name for p in figures.iterdir()}
     row = [l for l in (figures / 'claims.md').read_text().splitlines() if l.startswith('| E5 |')]
-    assert len(row) == 1 and 'reproduced' in row[0] and '[e5_y.png](e5_y.png)' in row[0], row
+    assert len(row) == 1 and '| 3.5 [-2.85, 9.85] | 2 | inconclusive |' in row[0] and '[e5_y.png](e5_y.png)' in row[0], row
+    assert (figures / 'claims.md').read_text().startswith('# 1 claims: 0 reproduced, 0 not reproduced, 1 inconclusive, 0 untestable')
     results = pd.read_csv(tmp_path / 'runs' / 'e5-smoke' / 'results.csv')
     assert len(results) == 6 and set(results.status) == {'done'}
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)   # again: nothing to run
@@ -190,3 +193,17 @@ def test_a_warm_run_trains_on_its_slots_thread_budget(tmp_path, monkeypatch):
     run_sweeps([s], progress=False)
     (run,) = s.runs()
     assert json.loads((run.folder / 'threads.json').read_text()) == [1, '1']
+
+
+def test_held_out_seeds_and_unknown_scales_are_refused_before_any_run(env, tmp_path):
+    nb = tiny_notebook(tmp_path / 'e5_tiny.ipynb')
+    chosen = [{'setting': {'x': 2}, 'chosen_on': 'sweeps/explore/e5.yaml', 'seeds': [1, 7]}]
+    f = sweep_file(tmp_path / 'sweeps' / 'cpu' / 'e5.yaml', nb, selected=chosen)   # seeds 0 and 1: 1 overlaps
+    r = subprocess.run([BIN / 'rlpaper', 'sweep', 'run', f, '--runs', tmp_path / 'runs'], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "rests on the setting {'x': 2}, chosen on seeds [1, 7]" in r.stderr, r.stdout + r.stderr
+    assert not (tmp_path / 'runs').exists()
+    sweep_file(f, nb, selected=chosen, seeds=[10, 11])   # disjoint seeds: accepted
+    r = subprocess.run([BIN / 'rlpaper', 'sweep', 'run', f, '--runs', tmp_path / 'runs', '--dry-run'], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and '6 runs, 6 to start' in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--scale', 'huge'], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no sweep folder for scale 'huge'" in r.stderr, r.stdout + r.stderr

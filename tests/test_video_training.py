@@ -4,7 +4,8 @@ import torch
 from rlpaper.data import RandomLabels
 from rlpaper.models import get_model
 from rlpaper.synthetic_video import make_synthetic_actions
-from rlpaper.train import TrainConfig, final, fit
+from rlpaper.experiment import final
+from rlpaper.train import TrainConfig, fit
 from rlpaper.video import ucf101
 
 
