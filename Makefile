@@ -2,15 +2,18 @@
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install reproduce test bench
+.PHONY: install reproduce reproduce-cpu test bench
 
 install: $(STAMP)
 
 $(STAMP): settings.ini setup.py constraints.txt .ci/install
 	bash .ci/install $(VENV)
 
-reproduce: install  ## the main job: every smoke-scale sweep file, then figures and claims.md into figures/
+reproduce: install  ## the main job at smoke scale (the plumbing): every smoke sweep file, then figures/smoke/
 	$(VENV)/bin/rlpaper reproduce
+
+reproduce-cpu: install  ## the published evidence: every cpu sweep file, then figures/ and figures/claims.md
+	$(VENV)/bin/rlpaper reproduce --scale cpu
 
 test: install  ## every notebook under nbdev_test, and the tests of tests/
 	$(VENV)/bin/python -m pytest tests -q -p no:cacheprovider
