@@ -17,7 +17,7 @@ from .core import runs_dir, versions, write_json, write_text
 # %% auto #0
 __all__ = ['RUN_CONTROLS', 'IPYTHON_NAMES', 'PLAIN', 'KINDS', 'DIRECTIONS', 'VERDICTS', 'CONFIDENCE', 'MAX_SEEDS',
            'notebook_params', 'Experiment', 'as_cell', 'flatten', 'fill_params', 'load_results', 'curve', 'final',
-           'reached', 'value_at', 'Claim', 't_interval', 'seeds_needed', 'decide', 'per_seed', 'paired',
+           'reached', 'value_at', 'Claim', 't_interval', 'seeds_needed', 'decide', 'per_seed', 'paired', 'spearman',
            'check_selected', 'check_held_out', 'read_selected', 'Verdict', 'save_claims', 'load_claims',
            'verdict_table', 'verdict_counts', 'claims_markdown', 'write_claims_table']
 
@@ -280,7 +280,7 @@ def decide(claim: Claim, values: pd.Series) -> dict:
     settle = f'about {need} seeds would settle it at this spread' if need else 'the mean sits on the boundary: more seeds would not settle it'
     return {**out, 'verdict': 'inconclusive', 'reason': f'the 95% interval contains the boundary; {settle}{nan}'}
 
-# %% ../nbs/12_experiment.ipynb #bd68cb54
+# %% ../nbs/12_experiment.ipynb #8121a99b
 def per_seed(table: pd.DataFrame, fn) -> pd.Series:
     "`fn(rows of one seed)` for each seed, as a Series indexed by seed."
     return pd.Series({seed: fn(d) for seed, d in table.groupby('seed')}, dtype=object)
@@ -291,6 +291,11 @@ def paired(table: pd.DataFrame, col: str, by: str, a, b) -> pd.Series:
     for x, r in rows.items():
         if r.index.duplicated().any(): raise ValueError(f'paired: several rows with {by} == {x!r} for one seed; select one setting first')
     return (rows[a] - rows[b]).astype(float)
+
+def spearman(d: pd.DataFrame, x: str, y: str) -> float:
+    "The Spearman rank correlation of columns `x` and `y` of `d` (one seed's runs); NaN with fewer than 3 values of `x`."
+    if d[x].nunique() < 3: return float('nan')
+    return float(stats.spearmanr(d[x], d[y]).statistic)
 
 # %% ../nbs/12_experiment.ipynb #1fdf7013
 def _same(a, b) -> bool:
