@@ -157,6 +157,15 @@ def _find_notebook(name: str, sweep_file: Path) -> Path:
         if nb.is_file(): return nb.resolve()
     raise FileNotFoundError(f'{sweep_file}: notebook {name!r} not found next to the sweep file or in a folder above it')
 
+def _literal_defaults(notebook: Path) -> dict:
+    "The notebook's parameter defaults as Python values, where they are literals."
+    import ast
+    out = {}
+    for k, v in notebook_parameters(notebook).items():
+        try: out[k] = ast.literal_eval(v)
+        except (ValueError, SyntaxError): pass
+    return out
+
 def grid_points(grid: dict) -> list[dict]:
     "The cartesian product of a grid `{key: [values]}` as a list of points."
     for k, v in grid.items():
@@ -227,8 +236,10 @@ class Sweep:
             if missing: raise ValueError(f'{self.path}: {where} set(s) {sorted(missing)}, which {self.notebook.name} '
                                          f'does not declare in its parameters cell; it declares {sorted(declared)}')
         if not all(isinstance(s, int) for s in self.seeds): raise ValueError(f'{self.path}: seeds must be integers')
+        defaults = _literal_defaults(self.notebook) if self.selected else {}   # a chosen setting may come from the defaults
         for r in self.runs():   # duplicates are errors; so is a chosen setting run on the seeds it was chosen on
-            check_held_out(self.selected, r.params, [r.params['seed']] if 'seed' in r.params else [], f'{self.path}: run {r.id}')
+            check_held_out(self.selected, {**defaults, **r.params}, [r.params.get('seed', defaults.get('seed'))],
+                           f'{self.path}: run {r.id}')
 
     def runs(self) -> list[Run]:
         "Every run of the sweep: grid points, then explicit points, each once per seed."
