@@ -39,7 +39,8 @@ def test_papermill_runs_one_e0_point(env, tmp_path):
     assert 0 <= metrics['train_acc'] <= 1 and metrics['chance'] == 0.1
     assert (out / 'accuracy.png').read_bytes()[:4] == b'\x89PNG' and (out / 'accuracy.pdf').read_bytes()[:4] == b'%PDF'
     claims = json.loads((out / 'claims.json').read_text())
-    assert len(claims) == 4 and {c['verdict'] for c in claims} == {'inconclusive'}, claims   # one run, one seed
+    assert len(claims) == 4 and {c['verdict'] for c in claims} == {'untestable'}, claims   # one run, one seed
+    assert all(c['n'] <= 1 and c['seeds'] in ([3], []) for c in claims) and claims[0]['seeds'] == [3], claims   # p = 1 claims: no run
 
 
 def test_reproduce_runs_the_e0_sweep_into_figures(env, tmp_path):
@@ -50,10 +51,10 @@ def test_reproduce_runs_the_e0_sweep_into_figures(env, tmp_path):
     assert {'e0_accuracy.png', 'e0_accuracy.pdf', 'e0_steps.png', 'claims.md'} <= {p.name for p in figures.iterdir()}
     rows = [l for l in (figures / 'claims.md').read_text().splitlines() if l.startswith('| E0 |')]
     assert len(rows) == 4, rows
-    for row in rows:
+    for row in rows:   # experiment | claim | quantity | test | mean [95% CI] | n | verdict | reason | figure
         cells = [c.strip() for c in row.strip('|').split(' | ')]
         assert cells[5] == '2' and cells[6] in ('reproduced', 'not reproduced', 'inconclusive'), cells   # seeds, verdict
-        assert 'over 2 seeds' in cells[3] and cells[7].startswith('[e0_'), cells
+        assert cells[4].count('[') == 1 and cells[8].startswith('[e0_'), cells   # mean [low, high], the figure
     results = pd.read_csv(tmp_path / 'runs' / 'e0-smoke' / 'results.csv')
     assert len(results) == 6 and set(results.status) == {'done'} and results.train_acc.notna().all()
     assert sorted(results.corrupt_prob.unique()) == [0.0, 0.5, 1.0] and sorted(results.seed.unique()) == [0, 1]

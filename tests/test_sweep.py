@@ -207,3 +207,16 @@ def test_held_out_seeds_and_unknown_scales_are_refused_before_any_run(env, tmp_p
     assert r.returncode == 0 and '6 runs, 6 to start' in r.stdout, r.stdout + r.stderr
     r = subprocess.run([BIN / 'rlpaper', 'reproduce', '--scale', 'huge'], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "no sweep folder for scale 'huge'" in r.stderr, r.stdout + r.stderr
+
+
+def test_every_cpu_sweep_loads_with_five_seeds_or_more(tmp_path):
+    "The cpu scale is the evidence: every experiment has a sweep file there, with at least 5 seeds per setting."
+    from conftest import ROOT
+    from rlpaper.sweep import Sweep
+    files = sorted((ROOT / 'nbs' / 'experiments' / 'sweeps' / 'cpu').glob('e*.yaml'))
+    assert [f.stem for f in files] == [f'e{i}' for i in range(10)], files
+    for f in files:
+        runs = Sweep.load(f, tmp_path).runs()
+        by_setting = {}
+        for r in runs: by_setting.setdefault(json.dumps({k: v for k, v in r.params.items() if k != 'seed'}, sort_keys=True), set()).add(r.params['seed'])
+        assert min(len(s) for s in by_setting.values()) >= 5, (f.name, {k: len(s) for k, s in by_setting.items()})

@@ -34,7 +34,7 @@ def test_smoke_sweeps_need_no_video_on_disk(tmp_path):
     for exp in ('e1', 'e2'):
         s = Sweep.load(SWEEPS / 'smoke' / f'{exp}.yaml', tmp_path)
         assert all(data_read(r.params) <= set(DATASETS) for r in s.runs()), exp   # synthetic videos are written on use
-        assert len(s.seeds) >= 3
+        assert len(s.seeds) >= 2   # smoke: the plumbing; the cpu scale has the seeds to decide
 
 
 def test_reproduce_paper_e2_lists_its_data_and_stops(env, tmp_path):
