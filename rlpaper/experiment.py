@@ -249,7 +249,7 @@ def seeds_needed(sd: float, # the standard deviation over seeds
     ok = stats.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n) < distance
     return int(n[ok.argmax()]) if ok.any() else None
 
-# %% ../nbs/12_experiment.ipynb #86d7a7ae
+# %% ../nbs/12_experiment.ipynb #593ae7f7
 def _per_seed(values, where: str) -> pd.Series:
     "Per-seed values as floats indexed by seed; an error naming the claim for anything that is not a number."
     s = values if isinstance(values, pd.Series) else pd.Series(dict(values) if isinstance(values, dict) else values, dtype=object)
@@ -268,13 +268,15 @@ def decide(claim: Claim, values: pd.Series) -> dict:
     if claim.kind == 'effect':
         t = claim.threshold
         above, below = (lo > t, hi <= t) if claim.direction == '>' else (hi < t, lo >= t)
-        distance, side = abs(mean - t), f'{claim.direction} {t:g}'
+        distance = abs(mean - t)
+        side = f'{"above" if claim.direction == ">" else "below"} {t:g}'
+        other = f'on the other side of {t:g}'
     else:
         m = claim.margin
         above, below = (-m < lo and hi < m), (lo >= m or hi <= -m)
-        distance, side = abs(abs(mean) - m), f'within ±{m:g}'
+        distance, side, other = abs(abs(mean) - m), f'within ±{m:g}', f'outside ±{m:g}'
     if above: return {**out, 'verdict': 'reproduced', 'reason': f'the 95% interval lies {side}{nan}'}
-    if below: return {**out, 'verdict': 'not reproduced', 'reason': f'the 95% interval lies wholly outside {side}{nan}'}
+    if below: return {**out, 'verdict': 'not reproduced', 'reason': f'the 95% interval lies wholly {other}{nan}'}
     need = seeds_needed(float(ok.std(ddof=1)), distance)
     out['seeds_needed'] = need
     settle = f'about {need} seeds would settle it at this spread' if need else 'the mean sits on the boundary: more seeds would not settle it'
