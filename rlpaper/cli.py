@@ -4,24 +4,23 @@
 
 # %% ../nbs/11_cli.ipynb #cfc42910
 from __future__ import annotations
-import argparse, shutil, sys
+import argparse, shutil, sys, time
 from pathlib import Path
 
-from .core import data_dir, project_root, versions
-from .experiment import Verdict, load_claims, save_claims, write_claims_table
-from .video import VIDEO_LAYOUTS, video_dataset
-from .sweep import (EXECUTORS, Sweep, collect, experiments_dir, missing_requirements, report, run_sweeps,
-                           sweep_status)
+from .core import data_dir, project_root
+# Everything else is imported in the commands that need it: torch, pandas and papermill take seconds to
+# import, and `rlpaper --help` or `rlpaper sweep status` must answer at once (bench/bench_cli_start.py).
 
 # %% auto #0
-__all__ = ['PUBLISHED', 'INTRO', 'scales', 'sweep_files', 'figures_folder', 'publish', 'check_requirements', 'reproduce',
-           'cache_videos', 'sweep_command', 'main']
+__all__ = ['PUBLISHED', 'INTRO', 'EXECUTOR_NAMES', 'scales', 'sweep_files', 'figures_folder', 'publish', 'check_requirements',
+           'print_failures', 'reproduce', 'cache_videos', 'sweep_command', 'main']
 
 # %% ../nbs/11_cli.ipynb #09292d45
 PUBLISHED = 'cpu' # the scale whose figures and claims are the published ones, in figures/ itself
 
 def scales() -> list[str]:
     "The scales: the folders of sweep files under nbs/experiments/sweeps."
+    from rlpaper.sweep import experiments_dir
     return sorted(d.name for d in (experiments_dir() / 'sweeps').iterdir() if d.is_dir() and any(d.glob('*.yaml')))
 
 def sweep_files(scale: str = 'smoke', # a folder of nbs/experiments/sweeps: 'smoke', 'cpu', 'paper', ...
@@ -29,6 +28,7 @@ def sweep_files(scale: str = 'smoke', # a folder of nbs/experiments/sweeps: 'smo
                 folder: str | Path | None = None, # default nbs/experiments/sweeps/<scale>
                 ) -> dict[str, Path]:
     "The sweep file of each chosen experiment, by id."
+    from rlpaper.sweep import experiments_dir
     if folder is None and scale not in scales():
         raise ValueError(f'no sweep folder for scale {scale!r} at {experiments_dir() / "sweeps" / scale}; the scales are '
                          f'{scales()} (or give a folder of sweep files with --sweeps)')
@@ -60,6 +60,7 @@ def publish(reports: dict[str, Path], # report folder of each experiment, by id
             scale: str = 'smoke', # the scale the runs came from, named in claims.md
             ) -> list[Verdict]:
     "Copy the reports' figures into `figures_dir` and update its claims table; return all claims."
+    from rlpaper.experiment import load_claims, save_claims, write_claims_table
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     store = figures_dir / 'claims.json'
@@ -80,6 +81,7 @@ def publish(reports: dict[str, Path], # report folder of each experiment, by id
 # %% ../nbs/11_cli.ipynb #954b4bff
 def check_requirements(sweeps: dict[str, Sweep], devices=None, verbose: bool = False) -> list[str]:
     "Print what each sweep needs (all of it when `verbose`) and return what is missing."
+    from rlpaper.sweep import missing_requirements
     missing = []
     for exp, s in sweeps.items():
         lacks = missing_requirements(s, devices)
@@ -87,8 +89,20 @@ def check_requirements(sweeps: dict[str, Sweep], devices=None, verbose: bool = F
             gpus = f'{s.resources.gpus} GPU(s) per run' if s.resources.gpus else 'CPU only'
             print(f'{exp}: data {s.data or "none"}; {gpus}; {len(s.runs())} runs')
         missing += [f'{exp}: {m}' for m in lacks]
-    for m in missing: print(f'  missing  {m}')
+    for m in missing: print('  missing  ' + m.replace('\n', '\n           '))   # whole messages: folders searched, how to get it
     return missing
+
+def print_failures(sweeps: list[Sweep], most: int = 10):
+    "Print each failed run's error (first line) and the commands that show the rest."
+    from rlpaper.sweep import failures
+    for s in sweeps:
+        lines = failures(s)
+        if not lines: continue
+        print(f'{s.name}: {len(lines)} failed run(s):', file=sys.stderr)
+        for line in lines[:most]: print(f'  {line}', file=sys.stderr)
+        if len(lines) > most: print(f'  ... and {len(lines) - most} more', file=sys.stderr)
+        print(f'  the rest: `rlpaper sweep status {s.path}`, and each run\'s run.log and executed notebook in '
+              f'{s.root}/<run id>/', file=sys.stderr)
 
 def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_files`
               workers: int | None = None, devices: list | None = None, executor: str = 'local', # see `run_sweeps`
@@ -98,6 +112,7 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
               figures: str | Path | None = None, # default `figures_folder(scale)`
               progress: bool = True) -> dict[str, str]:
     "Run the sweeps of a scale, report each, publish figures and claims; return each experiment's outcome."
+    from rlpaper.sweep import Sweep, collect, report, run_sweeps
     files = sweep_files(scale, only, sweeps)
     loaded = {exp: Sweep.load(f, runs) for exp, f in files.items()}
     if check_requirements(loaded, devices, verbose=scale == 'paper'):
@@ -105,14 +120,20 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
         return {exp: 'missing requirements' for exp in loaded}
     run_sweeps(list(loaded.values()), workers, devices, executor, retry_failed, progress=progress)
     outcome, reports = {}, {}
-    for exp, s in loaded.items():
+    for i, (exp, s) in enumerate(loaded.items(), 1):   # a line per report: this phase takes a minute or more
+        start = time.time()
         table, _ = collect(s)
         if (table.status != 'done').any():
             outcome[exp] = 'incomplete: ' + ', '.join(f'{n} {k}' for k, n in table.status.value_counts().items())
+            print(f'report {i}/{len(loaded)} {exp}: none, {outcome[exp]}', flush=True)
             continue
+        print(f'report {i}/{len(loaded)} {exp}: {len(table)} runs collected; drawing figures and judging claims ...',
+              end=' ', flush=True)
         st = report(s)
         outcome[exp] = 'done' if st['status'] == 'done' else f"report failed: {st.get('error')}"
+        print(f"{st['status']} in {time.time() - start:.0f} s", flush=True)
         if st['status'] == 'done': reports[exp] = s.root / 'report'
+    print_failures([s for exp, s in loaded.items() if outcome[exp].startswith('incomplete')])
     figures = Path(figures) if figures else figures_folder(scale)
     if reports:
         claims = publish(reports, figures, scale)
@@ -121,6 +142,8 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
     return outcome
 
 # %% ../nbs/11_cli.ipynb #af38443c
+EXECUTOR_NAMES = ('local', 'slurm') # `rlpaper.sweep.EXECUTORS`, named here so that the parser needs no pandas
+
 def _parser():
     p = argparse.ArgumentParser(prog='rlpaper', description='Training deep networks on random labels.')
     sub = p.add_subparsers(dest='command', required=True)
@@ -150,7 +173,7 @@ def _parser():
     g.add_argument('name')
     g.add_argument('--root', help='folder to put it in (default: $RLPAPER_DATA or data/)')
     c = dsub.add_parser('cache', help='decode a video dataset once into a memory-mapped frame cache')
-    c.add_argument('layout', choices=VIDEO_LAYOUTS, help='how the videos and their split files are laid out')
+    c.add_argument('layout', help='how the videos and their split files are laid out: ucf101, hmdb51, kinetics or folder')
     c.add_argument('root', help='folder of the class folders (kinetics: of the split folders)')
     c.add_argument('--annotations', help='ucf101: ucfTrainTestlist/; hmdb51: the split folder; kinetics: the CSV; folder: a list file')
     c.add_argument('--fold', type=int, default=1, help='ucf101 and hmdb51: split 1, 2 or 3')
@@ -165,14 +188,14 @@ def _devices(text: str) -> list[int]: return [int(t) for t in _ids(text)]
 def _execution_args(p):
     p.add_argument('--workers', type=int, help='runs at once (default: as many as the cores or GPUs allow)')
     p.add_argument('--devices', type=_devices, metavar='0,1', help='GPU ids to use (default: all found)')
-    p.add_argument('--executor', choices=EXECUTORS, default='local', help='local processes, or Slurm jobs through submitit')
+    p.add_argument('--executor', choices=EXECUTOR_NAMES, default='local', help='local processes, or Slurm jobs through submitit')
     p.add_argument('--retry-failed', action='store_true', help='also run failed runs again')
     p.add_argument('--runs', help='folder of all sweeps (default: $RLPAPER_RUNS or runs/)')
 
 # %% ../nbs/11_cli.ipynb #14d21f56
 def cache_videos(layout, root, annotations=None, fold=1, split='train', resize=(128, 171), out=None) -> Path:
     "Build the frame cache of a video dataset; returns its path."
-    from rlpaper.video import build_frame_cache
+    from rlpaper.video import build_frame_cache, video_dataset
     ds = video_dataset(layout, root, annotations, fold, split, resize=tuple(resize), crop=min(112, *resize))  # crop: unused here
     out = Path(out) if out else data_dir() / 'cache' / f'{layout}-{split}-{fold}-{resize[0]}x{resize[1]}.npy'
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -181,11 +204,16 @@ def cache_videos(layout, root, annotations=None, fold=1, split='train', resize=(
 def sweep_command(args) -> int:
     "`rlpaper sweep run|status|collect`."
     import pandas as pd
+    from rlpaper.sweep import Sweep, collect, report, run_sweeps, sweep_status
     if args.action == 'run':
         sweeps = [Sweep.load(f, args.runs) for f in args.files]
+        if check_requirements({s.name: s for s in sweeps}, args.devices):   # before any run starts
+            print('stopped before any run: get what is missing, then run this again', file=sys.stderr)
+            return 3
         run_sweeps(sweeps, args.workers, args.devices, args.executor, args.retry_failed, args.dry_run)
         tables = [sweep_status(s) for s in sweeps]
         for s, t in zip(sweeps, tables): print(f'{s.name}: ' + ', '.join(f'{n} {k}' for k, n in t.status.value_counts().items()))
+        if not args.dry_run: print_failures(sweeps)
         return 0 if args.dry_run or all((t.status == 'done').all() for t in tables) else 1
     s = Sweep.load(args.file, args.runs)
     if args.action == 'status':
@@ -209,13 +237,15 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == 'env':
+            from rlpaper.core import versions
             for k, v in versions().items(): print(f'{k:13s}{v}')
         elif args.command == 'reproduce':
             outcome = reproduce(args.scale, args.only, args.workers, args.devices, args.executor, args.retry_failed,
                                 args.sweeps, args.runs, args.figures)
+            if any(o == 'missing requirements' for o in outcome.values()): return 3   # nothing ran: nothing more to say
             failed = sorted(k for k, o in outcome.items() if o != 'done')
-            if failed: print(f'not complete: {failed}; `rlpaper sweep status` shows each run, its error and folder', file=sys.stderr)
-            return 3 if any(o == 'missing requirements' for o in outcome.values()) else 1 if failed else 0
+            if failed: print(f'not complete: {failed}', file=sys.stderr)
+            return 1 if failed else 0
         elif args.command == 'sweep':
             return sweep_command(args)
         elif args.command == 'data' and args.action == 'cache':

@@ -11,21 +11,32 @@ from pathlib import Path
 # need paths and atomic writes, start in a fraction of a second instead of seconds
 
 # %% auto #0
-__all__ = ['project_root', 'data_dir', 'runs_dir', 'seed_everything', 'get_device', 'atomic_path', 'write_text', 'write_json',
-           'versions']
+__all__ = ['find_checkout', 'project_root', 'user_data_dir', 'data_dir', 'runs_dir', 'seed_everything', 'get_device',
+           'current_umask', 'new_file_mode', 'atomic_path', 'write_text', 'write_json', 'versions']
 
 # %% ../nbs/00_core.ipynb #6bf8b8c0
-def project_root(start: str | Path | None = None) -> Path:
-    "The rlpaper checkout that holds `start` (default: the current folder), else `start` itself."
+def find_checkout(start: str | Path | None = None) -> Path | None:
+    "The rlpaper checkout that holds `start` (default: the current folder), or None."
     start = Path(start or Path.cwd()).resolve()
     for folder in (start, *start.parents):
         ini = folder / 'settings.ini'
         if ini.exists() and 'lib_name = rlpaper' in ini.read_text(errors='ignore'): return folder
-    return start
+    return None
 
-def data_dir() -> Path:
-    "Where datasets live: `$RLPAPER_DATA`, else `data/` of the project."
-    return Path(os.environ.get('RLPAPER_DATA') or project_root() / 'data')
+def project_root(start: str | Path | None = None) -> Path:
+    "The rlpaper checkout that holds `start` (default: the current folder), else `start` itself."
+    return find_checkout(start) or Path(start or Path.cwd()).resolve()
+
+def user_data_dir() -> Path:
+    "The platform's per-user data folder for rlpaper, where datasets go outside a checkout."
+    import platformdirs
+    return Path(platformdirs.user_data_dir('rlpaper', appauthor=False))
+
+def data_dir(start: str | Path | None = None) -> Path:
+    "Where datasets live: `$RLPAPER_DATA`, else `data/` of the checkout holding `start` (default: the current folder), else `user_data_dir()`."
+    if os.environ.get('RLPAPER_DATA'): return Path(os.environ['RLPAPER_DATA'])
+    checkout = find_checkout(start)
+    return checkout / 'data' if checkout else user_data_dir()
 
 def runs_dir() -> Path:
     "Where runs are written: `$RLPAPER_RUNS`, else `runs/` of the project."
@@ -51,12 +62,26 @@ def get_device(device: str | None = None) -> "torch.device":
     return torch.device('cpu')
 
 # %% ../nbs/00_core.ipynb #53b573f2
+def current_umask() -> int:
+    "The process's umask, read without changing it where Linux allows (other threads may be creating files)."
+    try:
+        with open('/proc/self/status') as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith('Umask:'))
+    except (OSError, StopIteration):
+        mask = os.umask(0o022); os.umask(mask)
+        return mask
+
+def new_file_mode() -> int:
+    "The mode `open(path, 'w')` gives a new file: 0666 less the umask."
+    return 0o666 & ~current_umask()
+
 @contextmanager
 def atomic_path(path: str | Path):
-    "Yield a temporary path next to `path`; on success it replaces `path` in one rename."
+    "Yield a temporary path next to `path`; on success it replaces `path` in one rename, with an ordinary file's mode."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    os.fchmod(fd, new_file_mode())   # mkstemp's 0600 would hide results from the group
     os.close(fd)
     try:
         yield Path(tmp)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_datasets.ipynb #c1bd8ab6
 from __future__ import annotations
-import gzip, os, pickle, shutil
+import gzip, os, pickle, shutil, sys
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ def _not_found(name, searched, how):
     return DatasetNotFoundError(f'{name} not found. Searched:\n{where}\nTo get it: {how}')
 
 def _search_roots(root):
-    "The folders to look in: `root` when given, then `$RLPAPER_DATA` (or the project's data/)."
+    "The folders to look in: `root` when given, then `data_dir()`: `$RLPAPER_DATA`, the checkout's data/, or the per-user folder."
     roots = [Path(root)] if root is not None else []
     return roots + [p for p in [data_dir()] if p not in roots]
 
@@ -71,6 +71,7 @@ def _unpack_idx(src: Path, raw: Path):
         tmp = raw / f'.{f}.tmp'
         with gzip.open(src / f'{f}.gz', 'rb') as fin, open(tmp, 'wb') as fout: shutil.copyfileobj(fin, fout)
         os.replace(tmp, raw / f)
+    print(f'rlpaper: unpacked {src} into {raw} (once; set RLPAPER_DATA to keep datasets elsewhere)', file=sys.stderr)
 
 def _mnist_like(name, cls, train, root, download, extra_sources=()):
     "Find (or unpack, or download) an MNIST-format dataset and open it with torchvision's `cls`."

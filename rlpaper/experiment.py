@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+# scipy is imported in the functions that use it: `rlpaper sweep status` imports this module and must start fast
 
 from .core import runs_dir, versions, write_json, write_text
 
@@ -237,6 +237,7 @@ def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float, fl
     "Mean and the two ends of the t-interval over `values` (at least 2)."
     x = np.asarray(values, dtype=float)
     if len(x) < 2: raise ValueError(f'a t-interval needs at least 2 values, got {len(x)}')
+    from scipy import stats
     half = stats.t.ppf((1 + confidence) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
     return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
 
@@ -245,6 +246,7 @@ def seeds_needed(sd: float, # the standard deviation over seeds
                  confidence: float = CONFIDENCE) -> int | None:
     "The fewest seeds whose t-interval half-width is below `distance` at this `sd`; None if none up to `MAX_SEEDS`."
     if distance <= 0: return None
+    from scipy import stats
     n = np.arange(2, MAX_SEEDS + 1)
     ok = stats.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n) < distance
     return int(n[ok.argmax()]) if ok.any() else None
@@ -297,6 +299,7 @@ def paired(table: pd.DataFrame, col: str, by: str, a, b) -> pd.Series:
 def spearman(d: pd.DataFrame, x: str, y: str) -> float:
     "The Spearman rank correlation of columns `x` and `y` of `d` (one seed's runs); NaN with fewer than 3 values of `x`."
     if d[x].nunique() < 3: return float('nan')
+    from scipy import stats
     return float(stats.spearmanr(d[x], d[y]).statistic)
 
 # %% ../nbs/12_experiment.ipynb #1fdf7013
