@@ -388,9 +388,17 @@ def _die_with(pid: int):
         os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=watch, daemon=True, name='die-with-sweep').start()
 
+def _thread_lock_for_tqdm():
+    "Give tqdm a thread lock instead of its default multiprocessing semaphore, in a run's process."
+    # A run killed with its sweep cannot free a semaphore, and Python's resource tracker then warns of
+    # 'leaked semaphore objects' after every killed sweep. A run is one process: a thread lock suffices.
+    from tqdm import tqdm as std_tqdm
+    std_tqdm.set_lock(threading.RLock())
+
 def _warm_child(sweep_pid: int, env: dict, cwd: str, log: str, fn, args):
     "The body of a process forked from the warm server: the caller's environment, a log file, then `fn(*args)`."
     _die_with(sweep_pid)
+    _thread_lock_for_tqdm()
     os.environ.clear(); os.environ.update(env); os.chdir(cwd)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)   # a log, not a program: rw less the umask
     os.dup2(fd, 1); os.dup2(fd, 2); os.close(fd)
@@ -477,7 +485,8 @@ def _gather(jobs, work, workers, progress) -> dict[str, dict]:
         for f in as_completed(futures):
             run = futures[f]
             out[str(run.folder)] = f.result()
-            bar.update(); bar.set_postfix(failed=sum(s['status'] == 'failed' for s in out.values()))
+            bar.set_postfix(failed=sum(s['status'] == 'failed' for s in out.values()), refresh=False)   # one line per run in a log
+            bar.update()
     bar.close()
     return out
 
@@ -580,8 +589,9 @@ def missing_requirements(sweep: Sweep, devices: list | None = None) -> list[str]
             try: get_dataset(item, train=True, root=root)
             except FileNotFoundError as e: missing.append(f'dataset {item}: {e}')   # it names the folders searched and how to get it
         elif not (root / item).exists():
-            missing.append(f'data {item}: not found at {root / item}; put it there, or point RLPAPER_DATA at the folder '
-                           'that holds it (the layouts are in data/README.md)')
+            missing.append(f'data {item}: not a dataset name ({", ".join(sorted(DATASETS))}) and not found at '
+                           f'{root / item}; fix the name in {sweep.path.name}, or put the data there, or point '
+                           'RLPAPER_DATA at the folder that holds it (the layouts are in data/README.md)')
     if sweep.resources.gpus:
         found = len(devices) if devices is not None else _gpu_count()
         if found < sweep.resources.gpus: missing.append(f'devices: each run needs {sweep.resources.gpus} GPU(s); found {found}')
@@ -601,7 +611,7 @@ def _main(argv=None) -> int:
     p = argparse.ArgumentParser(prog='python -m rlpaper.sweep', description='Execute one run of a sweep.')
     p.add_argument('sweep'); p.add_argument('run_id'); p.add_argument('--runs'); p.add_argument('--data')
     a = p.parse_args(argv)
-    _die_with_parent()
+    _die_with_parent(); _thread_lock_for_tqdm()
     st = execute_run(a.sweep, a.run_id, a.runs, data=a.data)
     print(json.dumps(st, default=str))
     return 0 if st['status'] in ('done', 'running') else 1
