@@ -25,3 +25,4 @@ bench: install
 	$(VENV)/bin/python bench/bench_video.py
 	$(VENV)/bin/python bench/bench_sweep.py
 	$(VENV)/bin/python bench/bench_stream.py
+	$(VENV)/bin/python bench/bench_cli_start.py
