@@ -16,7 +16,7 @@ reproduce-cpu: install  ## the published evidence: every cpu sweep file, then fi
 	$(VENV)/bin/rlpaper reproduce --scale cpu
 
 test: install  ## every notebook under nbdev_test, and the tests of tests/
-	$(VENV)/bin/python -m pytest tests -q -p no:cacheprovider
+	$(VENV)/bin/python -m pytest tests -v -p no:cacheprovider
 
 bench: install
 	$(VENV)/bin/python bench/bench_batching.py

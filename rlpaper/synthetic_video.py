@@ -10,9 +10,9 @@ from typing import Callable, NamedTuple
 
 import av
 import numpy as np
-from tqdm.auto import tqdm
 
 from .core import atomic_path, data_dir, write_json
+from .progress import progress
 from .data import disjoint_split
 from .video import video_dataset
 
@@ -350,7 +350,7 @@ def make_synthetic_actions(root: str | Path, # folder of the class folders; crea
     plan = _plan(names, videos_per_class, layout)
     todo = [v for v in plan if not (root / v.path).exists()]   # each file appears complete, in one rename
     sprites = fashion_sprites() if todo else None
-    for v in tqdm(todo, desc=f'synthetic {layout} videos', unit='video', leave=False):
+    for v in progress(todo, desc=f'synthetic {layout} videos', unit='video', leave=False):
         rng = np.random.default_rng([seed, v.motion_index, v.index])
         sprite = sprites[rng.integers(len(sprites))]
         write_video(render_video(sprite, v.motion, frames, size, rng), root / v.path, fps=fps)

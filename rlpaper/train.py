@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #b0b46bc7
 from __future__ import annotations
-import argparse, csv, math, random, sys
+import argparse, csv, math, random, sys, warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -17,9 +17,9 @@ from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import gather_object
 from torch.utils.data import BatchSampler, DataLoader, Sampler
-from tqdm.auto import tqdm
 
 from .core import atomic_path, seed_everything
+from .progress import progress
 from .datasets import to_tensors
 
 # %% auto #0
@@ -66,7 +66,7 @@ class TrainConfig:
     stop_train_acc: float | None = None # stop once full-train-set accuracy reaches this
     mixed_precision: str = 'no' # 'no' or 'bf16'
     cpu: bool = False # train on the CPU even when a GPU is present
-    progress: bool = True # show a progress bar
+    progress: bool = True # show progress: a bar on a terminal, a few lines in a notebook or a log
 
     def __post_init__(self):
         self.milestones = tuple(int(m) for m in (self.milestones or ()))
@@ -340,7 +340,7 @@ def save_checkpoint(out_dir, state: TrainState, extra: dict, keep: int = 2) -> P
         ckpt = {'format': 1, 'config': state.cfg.to_dict(), 'step': state.step, 'epoch': state.epoch,
                 'position': state.position, 'done': state.done, 'stop': state.stop, 'rows': state.rows,
                 'model': state.unwrapped.state_dict(), 'optimizer': state.optimizer.state_dict(),
-                'rng': rngs, 'num_processes': acc.num_processes, **extra}
+                'rng': rngs, 'num_processes': acc.num_processes, 'num_threads': torch.get_num_threads(), **extra}
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp: torch.save(ckpt, tmp)
         for old in checkpoint_paths(out_dir)[:-keep]: old.unlink()
@@ -468,6 +468,11 @@ def _resume_point(cfg: TrainConfig, task) -> dict | None:
     if ckpt.get('task') != _task_key(task):
         raise ValueError(f'{cfg.out_dir} holds a run of task {ckpt.get("task") or "Classification()"}, not {task!r}; '
                          'use another out_dir, or the same task to resume it')
+    saved, now = ckpt.get('num_threads'), torch.get_num_threads()   # None: a checkpoint from before it was recorded
+    if saved is not None and saved != now and not ckpt['done']:
+        warnings.warn(f'{cfg.out_dir} was checkpointed with {saved} torch threads and resumes with {now}: bit-exact '
+                      'resume needs the same number of threads, so the numbers will differ from an uninterrupted run; '
+                      f'set OMP_NUM_THREADS={saved} (or call torch.set_num_threads({saved})) to resume it exactly', stacklevel=3)
     return ckpt
 
 def _accelerator(cfg: TrainConfig) -> Accelerator:
@@ -544,7 +549,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
     else:
         evaluate_all(); history.flush(s.rows)
     model.train()
-    bar = tqdm(total=total, initial=s.step, desc='fit', disable=not (cfg.progress and acc.is_main_process))
+    bar = progress(total=total, initial=s.step, desc='fit', unit='step', disable=not (cfg.progress and acc.is_main_process))
     while not s.stop and s.step < total:
         for xb, yb in epoch_batches(s.epoch, start=s.position):
             loss, values = task.step(model, xb, yb, cfg)

@@ -14,10 +14,10 @@ from av.video.reformatter import VideoReformatter
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from .core import atomic_path, write_json
 from .datasets import DatasetNotFoundError
+from .progress import progress
 
 # %% auto #0
 __all__ = ['PADS', 'SEEK_GAP', 'DECODE_ERRORS', 'C3D_MEAN', 'MAX_WARNINGS', 'VIDEO_EXTENSIONS', 'SPLIT_ALIASES', 'VIDEO_LAYOUTS',
@@ -209,7 +209,7 @@ def _probe_all(paths):
         try: return probe(p)
         except DECODE_ERRORS as e: return e
     with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
-        return list(tqdm(pool.map(one, paths), total=len(paths), desc='probing videos', leave=False,
+        return list(progress(pool.map(one, paths), total=len(paths), desc='probing videos', unit='video', leave=False,
                          disable=len(paths) < 500))
 
 def _channels(v, name):
@@ -546,7 +546,7 @@ def build_frame_cache(dataset: VideoClips, # the videos to cache (its readable o
     entries, bad, row = {}, [], 0
     with atomic_path(path) as tmp:
         frames = open_memmap(tmp, mode='w+', dtype=np.uint8, shape=(total, *size, 3))
-        for v, video in enumerate(tqdm(dataset.videos, desc='caching frames', leave=False)):
+        for v, video in enumerate(progress(dataset.videos, desc='caching frames', unit='video', leave=False)):
             try: clip = decode_frames(video, np.arange(dataset.num_frames[v]), dataset.timelines[v], size)
             except DECODE_ERRORS as e:
                 warnings.warn(f'cannot decode {video} ({e}): not cached'); bad.append(_video_key(video)); continue

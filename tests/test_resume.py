@@ -1,7 +1,8 @@
 "Exact resume after SIGKILL: a killed `python -m rlpaper.train` run, started again, ends as an uninterrupted one."
-import os, signal, subprocess, sys, time
+import os, signal, subprocess, sys, time, warnings
 
 import pandas as pd
+import pytest
 import torch
 import yaml
 
@@ -49,3 +50,66 @@ def test_resume_after_sigkill_equals_uninterrupted_run(tmp_path, env):
     assert (cut / 'history.csv').read_text() == (tmp_path / 'ref' / 'history.csv').read_text()
     history = pd.read_csv(cut / 'history.csv')
     assert history.step.max() == 8 * 125 and set(history.split) == {'batch', 'train', 'valid', 'train_true'}
+
+
+class Interrupt(Exception): pass
+
+
+def interrupted_run(out_dir):
+    "A run in `out_dir` stopped at step 30 by an exception, after its checkpoint of step 25."
+    from rlpaper.train import Callback, checkpoint_paths
+    class InterruptAt(Callback):
+        def on_step_end(self, state):
+            if state.step == 30: raise Interrupt
+    with pytest.raises(Interrupt): train(out_dir, [InterruptAt()])
+    assert checkpoint_paths(out_dir)[-1].name == 'step-00000025.pt'
+
+
+def train(out_dir, callbacks=()):
+    from rlpaper.datasets import gaussian
+    from rlpaper.models import get_model
+    from rlpaper.train import TrainConfig, fit
+    cfg = TrainConfig(epochs=2, batch_size=32, checkpoint_every_steps=5, out_dir=str(out_dir), progress=False)
+    return fit(get_model('mlp', 10, in_shape=(30,), hidden=(32,)), gaussian(n=1000), cfg, callbacks=callbacks)
+
+
+@pytest.fixture
+def threads():
+    "Set torch's thread count in the test; restored afterwards."
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize('resumed_with', [1, 2])
+def test_resume_on_another_thread_count_warns(tmp_path, threads, resumed_with):
+    "Bit-exact resume needs the same number of threads: another number warns, naming both and the folder; the same is silent."
+    threads(1)
+    interrupted_run(tmp_path / 'run')
+    threads(resumed_with)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        train(tmp_path / 'run')
+    messages = [str(w.message) for w in caught if 'threads' in str(w.message)]
+    if resumed_with == 1: assert messages == []
+    else:
+        assert len(messages) == 1, messages
+        assert (f'{tmp_path / "run"} was checkpointed with 1 torch threads and resumes with 2' in messages[0]
+                and 'bit-exact' in messages[0] and 'OMP_NUM_THREADS=1' in messages[0]), messages[0]
+
+
+def test_checkpoint_without_thread_count_resumes_silently(tmp_path, threads):
+    "A checkpoint written before the thread count was recorded resumes without a warning."
+    from rlpaper.train import checkpoint_paths, load_checkpoint
+    threads(1)
+    interrupted_run(tmp_path / 'run')
+    last = checkpoint_paths(tmp_path / 'run')[-1]
+    ckpt = load_checkpoint(last)
+    assert ckpt.pop('num_threads') == 1
+    torch.save(ckpt, last)
+    threads(2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        history = train(tmp_path / 'run')
+    assert not [w for w in caught if 'threads' in str(w.message)]
+    assert history.step.max() == 2 * 32   # it ran to the end: 32 batches an epoch (the last one short)
