@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from torchvision import datasets as tvd, transforms as T
-from tqdm.auto import tqdm
 
 from .core import data_dir
+from .progress import progress
 
 # %% auto #0
 __all__ = ['DEBIAN_FASHION_MNIST', 'NORMALIZATION', 'IDX_FILES', 'DATASETS', 'ArrayDataset', 'DatasetNotFoundError',
@@ -183,7 +183,7 @@ def to_tensors(ds, indices=None) -> tuple[torch.Tensor, torch.Tensor]:
     idx = np.arange(len(ds)) if indices is None else np.asarray(indices)
     x = _array_images(ds, torch.as_tensor(idx) if isinstance(ds, tvd.MNIST) else idx)
     if x is None:
-        items = [ds[int(i)] for i in tqdm(idx, desc='loading into memory', leave=False, disable=len(idx) < 5000)]
+        items = [ds[int(i)] for i in progress(idx, desc='loading into memory', leave=False, disable=len(idx) < 5000)]
         x = torch.stack([torch.as_tensor(xi) for xi, _ in items])
     y = torch.as_tensor(np.asarray(ds.targets)[idx]).long()
     return x.float(), y

@@ -4,9 +4,14 @@
 
 # %% ../nbs/00b_progress.ipynb #d2b28e7c
 from __future__ import annotations
-import sys, time
+import sys, time, warnings
 
 from tqdm import tqdm
+
+# accelerate imports `tqdm.auto` for bars of its own that rlpaper never shows; in a Jupyter kernel without
+# ipywidgets that import warns 'IProgress not found' into every executed notebook. rlpaper.train imports
+# this module before accelerate; the filter silences that one warning, which concerns no bar of ours.
+warnings.filterwarnings('ignore', message='IProgress not found')
 
 # %% auto #0
 __all__ = ['duration', 'LineProgress', 'progress']

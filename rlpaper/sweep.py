@@ -13,9 +13,9 @@ from queue import Queue
 
 import pandas as pd
 import yaml
-from tqdm.auto import tqdm
 
 from .core import atomic_path, data_dir, find_checkout, project_root, runs_dir, write_json
+from .progress import progress as progress_bar
 from .experiment import as_cell, check_held_out, check_selected, flatten
 
 # %% auto #0
@@ -479,13 +479,13 @@ def run_local(jobs: list[tuple[Sweep, Run]], # the runs to execute, with their s
 
 def _gather(jobs, work, workers, progress) -> dict[str, dict]:
     "Run `work(sweep, run)` on `workers` threads with a progress bar of done and failed runs."
-    out, bar = {}, tqdm(total=len(jobs), desc='runs', disable=not progress, unit='run')
+    out, bar = {}, progress_bar(total=len(jobs), desc='runs', disable=not progress, unit='run')   # a few lines in a log
     with ThreadPoolExecutor(workers) as pool:
         futures = {pool.submit(work, s, r): r for s, r in jobs}
         for f in as_completed(futures):
             run = futures[f]
             out[str(run.folder)] = f.result()
-            bar.set_postfix(failed=sum(s['status'] == 'failed' for s in out.values()), refresh=False)   # one line per run in a log
+            bar.set_postfix(failed=sum(s['status'] == 'failed' for s in out.values()))
             bar.update()
     bar.close()
     return out
@@ -496,7 +496,7 @@ def run_slurm(jobs: list[tuple[Sweep, Run]], workers: int | None = None, progres
               ) -> dict[str, dict]:
     "Execute runs as submitit jobs, one job array per sweep, at most `workers` at once per array."
     import submitit
-    out, bar = {}, tqdm(total=len(jobs), desc='jobs', disable=not progress, unit='run')
+    out, bar = {}, progress_bar(total=len(jobs), desc='jobs', disable=not progress, unit='run')
     by_sweep = {}
     for s, r in jobs: by_sweep.setdefault(s.path, (s, []))[1].append(r)
     submitted = []

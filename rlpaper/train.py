@@ -13,13 +13,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 import yaml
+from .progress import progress   # before accelerate: it silences the warning of accelerate's tqdm.auto import
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import gather_object
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from .core import atomic_path, seed_everything
-from .progress import progress
 from .datasets import to_tensors
 
 # %% auto #0

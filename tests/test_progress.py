@@ -44,9 +44,6 @@ def test_papermill_e0_prints_a_few_progress_lines(tmp_path, env):
     assert sum(len(c.get('outputs', [])) for c in nb['cells']) <= 15
     grown = out_nb.stat().st_size - E0.stat().st_size   # measured: 19.5 KB with tqdm on an idle machine, 13.7 KB now
     assert grown < 18_000, f'executing the notebook added {grown} bytes'
-    if 'IProgress' in text and 'tqdm.auto' in (ROOT / 'rlpaper' / 'datasets.py').read_text():
-        pytest.xfail("TqdmWarning 'IProgress not found' comes from `from tqdm.auto import tqdm` in rlpaper.datasets "
-                     '(nbs/01_datasets.ipynb): use rlpaper.progress.progress there too')
     assert 'IProgress' not in text, text[:2000]
 
 
