@@ -59,7 +59,7 @@ def publish(reports: dict[str, Path], # report folder of each experiment, by id
             figures_dir: str | Path, # where figures and the claims table go
             scale: str = 'smoke', # the scale the runs came from, named in claims.md
             ) -> list[Verdict]:
-    "Copy the reports' figures into `figures_dir` and update its claims table; return all claims."
+    "Copy the reports' figures and executed notebooks into `figures_dir` and update its claims table; return all claims."
     from rlpaper.experiment import load_claims, save_claims, write_claims_table
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
@@ -70,6 +70,9 @@ def publish(reports: dict[str, Path], # report folder of each experiment, by id
     for exp, folder in sorted(reports.items()):
         for fig in sorted([*Path(folder).glob('*.png'), *Path(folder).glob('*.pdf')]):
             shutil.copyfile(fig, figures_dir / _prefixed(exp, fig.name))
+        for nb in Path(folder).glob('*.ipynb'):   # the report notebook, executed: figures and claims in its outputs
+            (figures_dir / 'notebooks').mkdir(exist_ok=True)
+            shutil.copyfile(nb, figures_dir / 'notebooks' / nb.name)
         for c in load_claims(Path(folder) / 'claims.json') if (Path(folder) / 'claims.json').exists() else []:
             c.figure = _prefixed(exp, c.figure)
             claims.append(c)

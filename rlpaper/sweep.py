@@ -107,7 +107,7 @@ def _execute_cells(nb_man):
     "Run the code cells of papermill's managed notebook in a new IPython shell, stopping at the first error."
     from execnb.shell import CaptureShell
     import nbformat
-    shell, count = CaptureShell(), 0
+    shell, count = CaptureShell(mpl_format='png'), 0   # figures at 1x, as a Jupyter kernel shows them (execnb's default is 2x 'retina')
     for i, cell in enumerate(nb_man.nb.cells):
         if cell.cell_type != 'code': continue
         nb_man.cell_start(cell, i)
