@@ -132,7 +132,7 @@ def misalignment_terms(cov_x: Tensor, # Sigma_x (d, d)
     return ((quad * inv_quad).sqrt() - 1).clamp(min=0)
 
 def misalignment(cov_x: Tensor, cov_w: Tensor, basis: Tensor | None = None, ridge: float = 1e-4) -> float:
-    "`M(Sigma_x, Sigma_w)` of SPEC.md E4: 0 when aligned; `basis` for the random-basis baseline."
+    "Misalignment `M(Sigma_x, Sigma_w) = sum_i [sqrt((v_i^T Sigma_w v_i)(v_i^T Sigma_w^-1 v_i)) - 1]`: 0 when aligned; `basis` for the random-basis baseline."
     return float(misalignment_terms(cov_x, cov_w, basis, ridge).sum())
 
 # %% ../nbs/07_alignment.ipynb #9deb29ff

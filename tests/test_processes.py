@@ -27,7 +27,8 @@ def test_labels_identical_across_dataloader_workers():
 
 
 def _two_process_fit():
-    # Accelerators must be created inside the launched function (see DESIGN.md), which fit does.
+    # Accelerators must be created inside the launched function, which fit does: an Accelerator made before the
+    # launch, in the same process, makes each launched process see a single process (accelerate keeps its state).
     import torch
     from accelerate import PartialState
     from rlpaper.datasets import gaussian

@@ -88,7 +88,8 @@ def test_workers_draw_a_new_clip_of_every_video_each_epoch(tmp_path):
 
 
 def _two_process_fits():
-    # Accelerators are created inside the launched function (see DESIGN.md), which fit does.
+    # Accelerators are created inside the launched function, which fit does: an Accelerator made before the
+    # launch, in the same process, makes each launched process see a single process (accelerate keeps its state).
     import torch
     from accelerate import PartialState
     from rlpaper.datasets import gaussian
