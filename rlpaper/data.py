@@ -6,7 +6,7 @@
 from __future__ import annotations
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset, Subset, TensorDataset
 
 from .datasets import ArrayDataset, to_tensors
 
@@ -15,22 +15,26 @@ __all__ = ['MODES', 'targets_of', 'num_classes_of', 'RandomLabels', 'LabelledSub
 
 # %% ../nbs/02_data.ipynb #45340242
 def targets_of(ds) -> torch.Tensor:
-    "The labels of `ds` as a long tensor; a clear error if it has none."
-    if not hasattr(ds, 'targets'):
-        raise ValueError(f'{type(ds).__name__} has no `.targets`: wrap a dataset that exposes its labels '
-                         '(every dataset of rlpaper.datasets does)')
-    return torch.as_tensor(np.asarray(ds.targets)).long()
+    "The labels of `ds` as a long tensor: its `.targets`, a `TensorDataset`'s second tensor, or those of a `Subset`'s rows."
+    if hasattr(ds, 'targets'): return torch.as_tensor(np.asarray(ds.targets)).long()
+    if isinstance(ds, TensorDataset) and len(ds.tensors) == 2: return ds.tensors[1].long()
+    if isinstance(ds, Subset): return targets_of(ds.dataset)[torch.as_tensor(ds.indices).long()]
+    raise ValueError(f'cannot read the labels of {type(ds).__name__}: it needs a `.targets` attribute (a sequence '
+                     'of class indices, as torchvision datasets and those of rlpaper.datasets have), or to be a '
+                     'TensorDataset(inputs, labels), or a Subset of such a dataset')
 
 def num_classes_of(ds) -> int:
-    "The number of classes of `ds`: its `.classes` when present, else the largest label plus one."
-    return len(ds.classes) if hasattr(ds, 'classes') else int(targets_of(ds).max()) + 1
+    "The number of classes of `ds`: its `.classes` (or its `Subset`'s dataset's) when present, else the largest label plus one."
+    if hasattr(ds, 'classes'): return len(ds.classes)
+    if isinstance(ds, Subset): return num_classes_of(ds.dataset)
+    return int(targets_of(ds).max()) + 1
 
 # %% ../nbs/02_data.ipynb #038cc6cc
 MODES = ('uniform', 'permute')
 
 class RandomLabels(Dataset):
     "`ds` with labels replaced at random, drawn once from `seed`."
-    def __init__(self, ds, # any dataset with `.targets`
+    def __init__(self, ds, # any dataset whose labels `targets_of` reads
                  num_classes: int | None = None, # classes of the random labels; default: those of `ds`
                  corrupt_prob: float = 1.0, # probability that a sample's label is re-drawn
                  mode: str = 'uniform', # 'uniform' draws new labels, 'permute' shuffles existing ones

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset, TensorDataset
 from torchvision import datasets as tvd, transforms as T
 
 from .core import data_dir
@@ -17,7 +17,7 @@ from .progress import progress
 
 # %% auto #0
 __all__ = ['DEBIAN_FASHION_MNIST', 'NORMALIZATION', 'IDX_FILES', 'DATASETS', 'ArrayDataset', 'DatasetNotFoundError',
-           'fashion_mnist', 'mnist', 'imagenet', 'digits', 'gaussian', 'get_dataset', 'to_tensors']
+           'fashion_mnist', 'mnist', 'imagenet', 'digits', 'gaussian', 'get_dataset', 'check_pairs', 'to_tensors']
 
 # %% ../nbs/01_datasets.ipynb #0f8942c1
 class ArrayDataset(Dataset):
@@ -177,13 +177,48 @@ def _array_images(ds, idx):
         name = 'cifar100' if isinstance(ds, tvd.CIFAR100) else 'cifar10'
         return _normalize(torch.from_numpy(ds.data[idx]).permute(0, 3, 1, 2).float() / 255, name)
 
+def _describe(item) -> str:
+    "What an item is, in a few words, for an error message."
+    if isinstance(item, dict): return f'a dict with keys {sorted(item)}'
+    if isinstance(item, (tuple, list)): return f'a {type(item).__name__} of {len(item)} items'
+    if isinstance(item, torch.Tensor): return f'a single tensor of shape {tuple(item.shape)}'
+    return f'a {type(item).__name__}'
+
+def _is_pair(item) -> bool: return isinstance(item, (tuple, list)) and len(item) == 2
+
+def _pairs_error(ds, name, got: str) -> TypeError:
+    return TypeError(f'{name} ({type(ds).__name__}) {got}; fit needs a map-style dataset (len(ds) and ds[i]) whose '
+                     'items are (input, label) pairs, as TensorDataset(x, y) and torchvision datasets give: '
+                     'wrap it in a Dataset whose __getitem__ returns (input, label)')
+
+def check_pairs(ds, # the dataset to check
+                name: str = 'the dataset'): # how the error names it, e.g. 'the training set'
+    "`ds` itself if it is a map-style dataset whose first item is an `(input, label)` pair; else a `TypeError` naming it."
+    if not (hasattr(ds, '__len__') and hasattr(ds, '__getitem__')):
+        raise _pairs_error(ds, name, 'has no len() and indexing (an iterable-style dataset?)')
+    if len(ds) == 0: raise _pairs_error(ds, name, 'is empty')
+    if not _is_pair(item := ds[0]): raise _pairs_error(ds, name, f'gives items that are {_describe(item)}')
+    return ds
+
+def _stacked(ds, idx) -> tuple[torch.Tensor, torch.Tensor | None]:
+    "The items `idx` of `ds` stacked into inputs and labels (one pass over the items)."
+    items = [ds[int(i)] for i in progress(idx, desc='loading into memory', leave=False, disable=len(idx) < 5000)]
+    if bad := next((it for it in items if not _is_pair(it)), None):
+        raise _pairs_error(ds, 'the dataset', f'gives items that are {_describe(bad)}')
+    return torch.stack([torch.as_tensor(xi) for xi, _ in items]), torch.stack([torch.as_tensor(yi) for _, yi in items])
+
 def to_tensors(ds, indices=None) -> tuple[torch.Tensor, torch.Tensor]:
-    "`ds` (or its rows `indices`) as an input tensor and a label tensor."
+    "`ds` (or its rows `indices`) as an input tensor and a label tensor; any map-style dataset of `(input, label)` items."
     if hasattr(ds, 'to_tensors'): return ds.to_tensors(indices)
+    if isinstance(ds, Subset):   # torch's own: its rows of the wrapped dataset, by that dataset's fast path
+        rows = torch.as_tensor(ds.indices).long()
+        return to_tensors(ds.dataset, rows if indices is None else rows[torch.as_tensor(indices).long()])
+    if isinstance(ds, TensorDataset):
+        if len(ds.tensors) != 2: raise _pairs_error(ds, 'the dataset', f'holds {len(ds.tensors)} tensors, not 2')
+        x, y = ds.tensors if indices is None else (t[torch.as_tensor(indices).long()] for t in ds.tensors)
+        return x.float(), y.long()
     idx = np.arange(len(ds)) if indices is None else np.asarray(indices)
-    x = _array_images(ds, torch.as_tensor(idx) if isinstance(ds, tvd.MNIST) else idx)
-    if x is None:
-        items = [ds[int(i)] for i in progress(idx, desc='loading into memory', leave=False, disable=len(idx) < 5000)]
-        x = torch.stack([torch.as_tensor(xi) for xi, _ in items])
-    y = torch.as_tensor(np.asarray(ds.targets)[idx]).long()
-    return x.float(), y
+    x, y = _array_images(ds, torch.as_tensor(idx) if isinstance(ds, tvd.MNIST) else idx), None
+    if x is None: x, y = _stacked(ds, idx)
+    if hasattr(ds, 'targets'): y = torch.as_tensor(np.asarray(ds.targets)[idx])
+    return x.float(), y.long()

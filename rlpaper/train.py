@@ -20,7 +20,7 @@ from accelerate.utils import gather_object
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from .core import atomic_path, seed_everything
-from .datasets import to_tensors
+from .datasets import check_pairs, to_tensors
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'DATA_MODES', 'HISTORY_COLUMNS', 'RUN_SECTIONS', 'TrainConfig',
@@ -384,6 +384,10 @@ def _splits(train_ds, valid_ds, eval_sets) -> dict:
     "The sets `fit` evaluates, by name: 'train', 'valid' when given, and those of `eval_sets`."
     return {'train': train_ds, **({'valid': valid_ds} if valid_ds is not None else {}), **(eval_sets or {})}
 
+def _set_name(split: str) -> str:
+    "How an error names the set `split` that `fit` received."
+    return {'train': 'the training set (train_ds)', 'valid': 'the validation set (valid_ds)'}.get(split, f'eval_sets[{split!r}]')
+
 def _device_data(sets: dict, device) -> dict:
     "data='memory': each set as `(x, y)` tensors on `device`."
     return {name: tuple(t.to(device) for t in to_tensors(ds)) for name, ds in sets.items()}
@@ -494,8 +498,8 @@ def fit(model: torch.nn.Module, # the network, already initialised
     "Train `model` in place (resuming from `cfg.out_dir` if it holds a checkpoint); return the tidy history."
     task = Classification() if task is None else task
     acc = _accelerator(cfg)
+    sets = {name: check_pairs(task.dataset(ds), _set_name(name)) for name, ds in _splits(train_ds, valid_ds, eval_sets).items()}
     seed_everything(cfg.seed)
-    sets = {name: task.dataset(ds) for name, ds in _splits(train_ds, valid_ds, eval_sets).items()}
     data = _device_data(sets, acc.device) if cfg.data == 'memory' else sets
     per_epoch, epoch_batches = _train_batches(data['train'], cfg, acc)
     total = cfg.steps or cfg.epochs * per_epoch
