@@ -18,31 +18,30 @@ def tracked() -> list[str]:
     return [p for p in out.splitlines() if TEXT.search(p) and (ROOT / p).is_file()]
 
 
-def python_prose(src: str) -> str:
-    "The comments and string literals of Python source: where a code file can cite a document (names are code)."
-    try:
-        kinds = {tokenize.COMMENT, tokenize.STRING} | {getattr(tokenize, 'FSTRING_MIDDLE', tokenize.STRING)}
-        return '\n'.join(t.string for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type in kinds)
+def python_prose(src: str, strings: bool = True) -> str:
+    "The comments (and string literals) of Python source: where a code file can cite a document (names are code)."
+    kinds = {tokenize.COMMENT} | ({tokenize.STRING, getattr(tokenize, 'FSTRING_MIDDLE', tokenize.STRING)} if strings else set())
+    try: return '\n'.join(t.string for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type in kinds)
     except (tokenize.TokenError, SyntaxError, IndentationError):   # cell magics and the like: read it all
         return src
 
 
-def prose(path: str) -> list[tuple[str, str]]:
-    "(where, text) pieces of a tracked file in which it can refer to a document."
+def prose(path: str, strings: bool = True) -> list[tuple[str, str]]:
+    "(where, text) pieces of a tracked file in which it can refer to a document; `strings`: with Python's string literals."
     text = (ROOT / path).read_text(errors='replace')
-    if path.endswith('.py'): return [(path, python_prose(text))]
+    if path.endswith('.py'): return [(path, python_prose(text, strings))]
     if not path.endswith('.ipynb'): return [(path, text)]
     cells = json.loads(text)['cells']
-    return [(f'{path} cell {i}', ''.join(c['source']) if c['cell_type'] != 'code' else python_prose(''.join(c['source'])))
+    return [(f'{path} cell {i}', ''.join(c['source']) if c['cell_type'] != 'code' else python_prose(''.join(c['source']), strings))
             for i, c in enumerate(cells)]
 
 
 # SPEC / DESIGN as a document: `SPEC.md`, "the project's SPEC", "SPEC E4", "its DESIGN notes"; not code names such
 # as VIDEO_SPEC_KEYS (the lookarounds keep identifiers out), nor a Python variable called SPEC (prose only).
 OLD_DOCS = re.compile(r'(?<![\w$])(SPEC|DESIGN)(?![\w])|\b(spec|design)\.md\b', re.IGNORECASE)
-# A document a reader is sent to: a Markdown or reStructuredText file by name (notebooks, figures and the like that
-# the code writes or reads are outputs and fixtures, not documents).
-DOC_REF = re.compile(r'(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.(?:md|rst))\b')
+# A document a reader is sent to: a Markdown or reStructuredText file by name, in prose and in code comments
+# (notebooks, figures and the like, and the files code writes or reads, are outputs and fixtures, not documents).
+DOC_REF = re.compile(r'(?<![\w/.-])((?:\.\.?/)*(?:[\w-]+/)*[\w-]+\.(?:md|rst))\b')
 
 
 def test_no_reference_to_a_document_outside_the_repository():
@@ -57,6 +56,7 @@ def test_no_reference_to_a_document_outside_the_repository():
                 if word.isupper() or word.lower().endswith('.md'):   # the documents are spelt in capitals
                     if not (word.upper().endswith('.MD') and word.upper() in {n.upper() for n in names}):
                         bad.append(f'{where}: {text[max(0, m.start() - 40):m.end() + 40]!r}')
+        for where, text in prose(path, strings=False):
             for m in DOC_REF.finditer(text):
                 ref = m.group(1)
                 if '{' in ref or '<' in ref: continue
@@ -97,3 +97,6 @@ def test_the_claim_parser():
     assert not name_pattern('fits').search('it fits the labels')
     assert OLD_DOCS.search('see the SPEC.md') and OLD_DOCS.search("the project's SPEC;") and not OLD_DOCS.search('VIDEO_SPEC_KEYS')
     assert python_prose("SPEC = {'a': 1}  # see DESIGN\n") == "'a'\n# see DESIGN"
+    assert python_prose("open('notes.md')  # NOTES.md\n", strings=False) == '# NOTES.md'
+    assert [m.group(1) for m in DOC_REF.finditer('see ../figures/claims.md and data/README.md, not x.mdx')] == \
+        ['../figures/claims.md', 'data/README.md']
