@@ -2,7 +2,7 @@
 VENV ?= .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install reproduce reproduce-cpu test bench
+.PHONY: install reproduce reproduce-cpu test bench docs
 
 install: $(STAMP)
 
@@ -17,6 +17,10 @@ reproduce-cpu: install  ## the published evidence: every cpu sweep file, then fi
 
 test: install  ## every notebook under nbdev_test, and the tests of tests/
 	$(VENV)/bin/python -m pytest tests -v -p no:cacheprovider
+
+docs: install  ## the docs site into _site/ (docs/build.py; notebooks rendered as stored, never executed)
+	$(VENV)/bin/python docs/build.py
+	@echo "view it: $(VENV)/bin/python -m http.server -d _site 8000, then open http://localhost:8000"
 
 bench: install
 	$(VENV)/bin/python bench/bench_batching.py
