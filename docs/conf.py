@@ -31,8 +31,8 @@ mathjax_path = 'mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full'
 mathjax2_config = {
     'tex2jax': {'inlineMath': [['\\(', '\\)']], 'displayMath': [['\\[', '\\]']], 'processEscapes': True},
     'messageStyle': 'none',
-    # the package ships the STIX-Web fonts only (not MathJax's default TeX fonts)
-    # (and a long display equation wraps at the width of the text)
+    # the package ships the STIX-Web fonts only (not MathJax's default TeX fonts); a long display equation is
+    # broken where MathJax can, else it scrolls (docs/_static/rlpaper.css)
     'HTML-CSS': {'availableFonts': [], 'preferredFont': None, 'webFont': 'STIX-Web', 'imageFont': None,
                  'linebreaks': {'automatic': True}},
     'menuSettings': {'zoom': 'None'},
@@ -54,4 +54,5 @@ html_copy_source = False
 exclude_patterns = ['**/.ipynb_checkpoints']
 suppress_warnings = [
     'myst.header',        # notebooks start sections at any level (a '###' under a '#'), which reads fine
+    'myst-nb.mime_type',  # an output in no format a page can show (a widget's state) is left out, not an error
 ]
