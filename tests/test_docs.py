@@ -97,8 +97,12 @@ def test_page_renders_in_a_browser(site, server, browser, page, title, heading, 
     assert not broken, f'{page}: {len(broken)} broken images: {broken}'
 
     if browser.find_elements(By.CSS_SELECTOR, '.math'):   # math on the page: typeset by the site's MathJax
-        typeset = wait_for(browser, 'document.querySelectorAll(".MathJax, .MathJax_CHTML, .MathJax_Display").length')
-        assert typeset, f'{page}: its math was not typeset (MathJax did not run)'
+        assert wait_for(browser, '!!(window.MathJax && window.MathJax.Hub)'), f'{page}: MathJax did not load'
+        # a callback queued behind MathJax's first pass runs when the page's math is typeset and laid out
+        browser.execute_script('MathJax.Hub.Queue(() => { window.mathDone = true })')
+        assert wait_for(browser, 'window.mathDone === true', timeout=60), f'{page}: MathJax did not finish'
+        typeset = browser.execute_script('return document.querySelectorAll(".MathJax, .MathJax_Display").length')
+        assert typeset, f'{page}: its math was not typeset'
         assert 'Math Processing Error' not in browser.find_element(By.TAG_NAME, 'body').text, page
 
     outside = browser.execute_script('return performance.getEntriesByType("resource").map(e => e.name)'
