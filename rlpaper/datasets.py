@@ -193,10 +193,11 @@ def _pairs_error(ds, name, got: str) -> TypeError:
 
 def check_pairs(ds, # the dataset to check
                 name: str = 'the dataset'): # how the error names it, e.g. 'the training set'
-    "`ds` itself if it is a map-style dataset whose first item is an `(input, label)` pair; else a `TypeError` naming it."
+    "`ds` itself if it is a map-style dataset whose first item is an `(input, label)` pair (or it has `to_tensors`); else a `TypeError` naming it."
     if not (hasattr(ds, '__len__') and hasattr(ds, '__getitem__')):
         raise _pairs_error(ds, name, 'has no len() and indexing (an iterable-style dataset?)')
     if len(ds) == 0: raise _pairs_error(ds, name, 'is empty')
+    if hasattr(ds, 'to_tensors'): return ds   # rlpaper's datasets and wrappers give pairs; not read (a video clip is a decode)
     if not _is_pair(item := ds[0]): raise _pairs_error(ds, name, f'gives items that are {_describe(item)}')
     return ds
 

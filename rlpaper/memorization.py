@@ -21,27 +21,27 @@ from .models import WEIGHT_LAYERS, layers, head, scaled
 from .train import Callback, Classification, TrainConfig, chunk_batches, fit, process_chunk, set_epoch_of
 
 # %% auto #0
-__all__ = ['NORM_TYPES', 'random_labels', 'WithRandomLabels', 'split_model', 'copy_architecture', 'RandomLabelHeads',
+__all__ = ['NORM_TYPES', 'draw_random_labels', 'ClassAndRandomLabels', 'split_model', 'copy_architecture', 'RandomLabelHeads',
            'MemorizationNet', 'evaluate_memorization', 'memorization_score', 'evaluate_memorization_dataset',
            'MemorizationTask', 'fit_memorization', 'MemorizationTracker']
 
 # %% ../nbs/08_memorization.ipynb #21b34cbb
-def random_labels(n: int, # samples
-                  num_random: int, # labels are drawn from 0..num_random-1
-                  seed: int = 0) -> Tensor: # the labels depend on this seed alone
+def draw_random_labels(n: int, # samples
+                       num_random: int, # labels are drawn from 0..num_random-1
+                       seed: int = 0) -> Tensor: # the labels depend on this seed alone
     "`n` random labels, uniform over `num_random` values, drawn from `seed`."
     return torch.from_numpy(np.random.default_rng(seed).integers(0, num_random, n)).long()
 
-class WithRandomLabels(Dataset):
+class ClassAndRandomLabels(Dataset):
     "`ds` with a fixed random label per sample besides its class: items `(x, y, r)`."
-    def __init__(self, ds, # any dataset with `.targets`
+    def __init__(self, ds, # any dataset whose labels `targets_of` reads
                  num_random: int = 10, # R: random labels are in 0..R-1
                  seed: int = 0): # the random labels depend on this seed alone
         if num_random < 2: raise ValueError(f'num_random must be at least 2, got {num_random}')
         self.dataset, self.num_random, self.seed = ds, num_random, seed
         self.targets = targets_of(ds)
         self.classes = list(getattr(ds, 'classes', [str(i) for i in range(num_classes_of(ds))]))
-        self.random_targets = random_labels(len(ds), num_random, seed)
+        self.random_targets = draw_random_labels(len(ds), num_random, seed)
 
     def __len__(self): return len(self.dataset)
     def __getitem__(self, i): return self.dataset[i][0], int(self.targets[i]), int(self.random_targets[i])
@@ -53,7 +53,7 @@ class WithRandomLabels(Dataset):
         x, y = to_tensors(self.dataset, indices)
         return x, y, self.random_targets if indices is None else self.random_targets[indices]
     def __repr__(self):
-        return f'WithRandomLabels({type(self.dataset).__name__}, n={len(self)}, num_random={self.num_random}, seed={self.seed})'
+        return f'ClassAndRandomLabels({type(self.dataset).__name__}, n={len(self)}, num_random={self.num_random}, seed={self.seed})'
 
 # %% ../nbs/08_memorization.ipynb #6b762f79
 NORM_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -258,11 +258,11 @@ def evaluate_memorization(net: MemorizationNet, # the network with its heads
     return _memorization_means(rows[:len(x)], r is not None)
 
 def memorization_score(net: MemorizationNet, # the network with its heads
-                       ds, # a `WithRandomLabels` set, or its `(x, y, r)` tensors
+                       ds, # a `ClassAndRandomLabels` set, or its `(x, y, r)` tensors
                        batch_size: int = 1024) -> float:
     "The memorization metric: accuracy of the true-class heads of `net` on the random labels of `ds`."
     if not isinstance(ds, tuple) and not hasattr(ds, 'random_targets'):
-        raise ValueError(f'{type(ds).__name__} has no random labels: wrap it in WithRandomLabels')
+        raise ValueError(f'{type(ds).__name__} has no random labels: wrap it in ClassAndRandomLabels')
     x, y, r = ds if isinstance(ds, tuple) else ds.to_tensors()
     device = next(net.parameters()).device
     return evaluate_memorization(net, x.to(device), y.to(device), r.to(device), batch_size=batch_size)['mem']
@@ -271,7 +271,7 @@ def memorization_score(net: MemorizationNet, # the network with its heads
 _BATCH = ('loss_total', 'loss', 'loss_rand', 'loss_reg', 'acc', 'mem')
 
 class _JointLabels(Dataset):
-    "A `WithRandomLabels` set as `fit` reads it: items `(x, [y, r])`, and `to_tensors` gives `(x, (N, 2) labels)`."
+    "A `ClassAndRandomLabels` set as `fit` reads it: items `(x, [y, r])`, and `to_tensors` gives `(x, (N, 2) labels)`."
     def __init__(self, ds): self.dataset = ds
     def __len__(self): return len(self.dataset)
     def __getitem__(self, i):
@@ -292,7 +292,7 @@ def _classes_random(labels: Tensor) -> tuple[Tensor, Tensor | None]:
 
 @torch.no_grad()
 def evaluate_memorization_dataset(net: MemorizationNet, # the network with its heads
-                                  ds, # a `WithRandomLabels` set, or a plain one (no `mem`, `loss_rand`)
+                                  ds, # a `ClassAndRandomLabels` set, or a plain one (no `mem`, `loss_rand`)
                                   accelerator, # shares the work among its processes and gathers the results
                                   batch_size: int = 1024,
                                   num_workers: int = 0) -> dict: # DataLoader workers
@@ -325,7 +325,7 @@ class MemorizationTask(Classification):
         return evaluate_memorization_dataset(net, data, accelerator, num_workers=cfg.num_workers)
 
 def fit_memorization(net: MemorizationNet, # trained in place (and with it the model it wraps)
-                     train_ds: WithRandomLabels, # training set with its random labels
+                     train_ds: ClassAndRandomLabels, # training set with its random labels
                      cfg: TrainConfig, # how to train
                      valid_ds=None, # optional validation set; with random labels its `mem` is logged too
                      lam: float = 0.0, # lambda, the weight of L_reg (> 0 for the single-output variant)
@@ -335,7 +335,7 @@ def fit_memorization(net: MemorizationNet, # trained in place (and with it the m
     "Train `net` with L_class + L_rand + lam * L_reg by `fit`; return the tidy history with the memorization metric."
     if not isinstance(net, MemorizationNet): raise ValueError(f'net must be a MemorizationNet, got {type(net).__name__}')
     if not hasattr(train_ds, 'random_targets'):
-        raise ValueError(f'{type(train_ds).__name__} has no random labels: wrap it, WithRandomLabels(ds, num_random={net.num_random})')
+        raise ValueError(f'{type(train_ds).__name__} has no random labels: wrap it, ClassAndRandomLabels(ds, num_random={net.num_random})')
     if train_ds.num_random != net.num_random:
         raise ValueError(f'train_ds has {train_ds.num_random} random labels, the net {net.num_random} outputs per head')
     if lam < 0: raise ValueError(f'lam must be >= 0, got {lam}')
@@ -365,7 +365,7 @@ class MemorizationTracker(Callback):
         model = s.unwrapped
         self.features, tail = split_model(model, self.copy_depth)
         self.x, self.y = s.data['train']
-        self.r = random_labels(len(self.y), self.num_random, self.seed).to(self.y.device)
+        self.r = draw_random_labels(len(self.y), self.num_random, self.seed).to(self.y.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.heads = RandomLabelHeads(_out_size(head(model)), self.num_random, tail, self.width).to(self.x.device)

@@ -14,13 +14,12 @@ import numpy as np
 from .core import atomic_path, data_dir, write_json
 from .progress import progress
 from .data import disjoint_split
-from .video import video_dataset
+from .video import video_dataset, video_spec
 
 # %% auto #0
-__all__ = ['MOTIONS', 'MOTION_SETS', 'CONTAINERS', 'CODECS', 'LAYOUTS', 'UCF_GROUPS', 'VIDEO_DATA', 'VIDEO_SPEC_KEYS', 'Pose',
-           'motion_params', 'motion_poses', 'sprite_layer', 'random_background', 'contrasting_colour', 'render_video',
-           'fashion_sprites', 'write_video', 'ucf101_test_groups', 'class_name', 'resolve_classes',
-           'make_synthetic_actions', 'video_spec', 'video_data_paths', 'load_video_data']
+__all__ = ['MOTIONS', 'MOTION_SETS', 'CONTAINERS', 'CODECS', 'LAYOUTS', 'UCF_GROUPS', 'Pose', 'motion_params', 'motion_poses',
+           'sprite_layer', 'random_background', 'contrasting_colour', 'render_video', 'fashion_sprites', 'write_video',
+           'ucf101_test_groups', 'class_name', 'resolve_classes', 'make_synthetic_actions', 'load_video_data']
 
 # %% ../nbs/03b_synthetic_video.ipynb #f7fafb7b
 class Pose(NamedTuple):
@@ -360,36 +359,6 @@ def make_synthetic_actions(root: str | Path, # folder of the class folders; crea
     return root
 
 # %% ../nbs/03b_synthetic_video.ipynb #9f9bef0f
-VIDEO_DATA = {  # named video datasets and where they live in the data folder (see data/README.md)
-    'ucf101': dict(layout='ucf101', root='UCF-101', annotations='ucfTrainTestlist', fold=1),
-    'hmdb51': dict(layout='hmdb51', root='hmdb51', annotations='testTrainMulti_7030_splits', fold=1),
-    'kinetics': dict(layout='kinetics', root='kinetics', test_split='val'),
-    'sports1m_40': dict(layout='folder', root='sports1m', fraction=0.4),
-    'synthetic_a': dict(layout='hmdb51', root='synthetic/actions_a', annotations='synthetic/actions_a/testTrainMulti_7030_splits',
-                        synthetic=dict(classes='a', videos_per_class=40, frames=16, size=(32, 32))),
-    'synthetic_b': dict(layout='ucf101', root='synthetic/actions_b', annotations='synthetic/actions_b/ucfTrainTestlist',
-                        synthetic=dict(classes='b', videos_per_class=30, frames=16, size=(32, 32))),
-}
-VIDEO_SPEC_KEYS = {'layout': 'ucf101, hmdb51, kinetics or folder', 'root': 'folder of the videos',
-                   'annotations': 'split files (see rlpaper.video.video_dataset)', 'fold': 'ucf101, hmdb51: split 1, 2 or 3',
-                   'test_split': "kinetics: the split folder used for testing (default 'test')",
-                   'fraction': 'keep this fraction of the videos (seeded)', 'synthetic': 'arguments of make_synthetic_actions'}
-
-def video_spec(spec: str | dict) -> dict:
-    "The spec dict of a name in `VIDEO_DATA`, or `spec` itself once checked."
-    if isinstance(spec, str):
-        if spec not in VIDEO_DATA: raise ValueError(f'unknown video dataset {spec!r}; choose one of {sorted(VIDEO_DATA)} or give a dict spec')
-        return VIDEO_DATA[spec]
-    unknown = set(spec) - set(VIDEO_SPEC_KEYS)
-    if unknown: raise ValueError(f'unknown keys {sorted(unknown)} in video spec {spec}; allowed: {VIDEO_SPEC_KEYS}')
-    if 'layout' not in spec or 'root' not in spec: raise ValueError(f'a video spec needs layout and root, got {spec}')
-    return spec
-
-def video_data_paths(spec: str | dict) -> list[str]:
-    "The paths, relative to the data folder, that `spec` reads (none for synthetic data, which it writes)."
-    s = video_spec(spec)
-    return [] if 'synthetic' in s else [s['root']] + ([s['annotations']] if s.get('annotations') else [])
-
 def _synthesize(root: Path, layout: str, args: dict):
     "Write the synthetic videos of a spec once, even when several processes ask at the same time."
     root.parent.mkdir(parents=True, exist_ok=True)

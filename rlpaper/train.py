@@ -333,18 +333,18 @@ def checkpoint_paths(out_dir) -> list[Path]:
 
 def save_checkpoint(out_dir, state: TrainState, extra: dict, keep: int = 2) -> Path | None:
     "Write a checkpoint of `state` atomically (main process); every process must call it."
-    acc = state.accelerator
-    rngs = gather_object([rng_state()]) if acc.num_processes > 1 else [rng_state()]
+    accelerator = state.accelerator
+    rngs = gather_object([rng_state()]) if accelerator.num_processes > 1 else [rng_state()]
     path = Path(out_dir) / 'checkpoints' / f'step-{state.step:08d}.pt'
-    if acc.is_main_process:
+    if accelerator.is_main_process:
         ckpt = {'format': 1, 'config': state.cfg.to_dict(), 'step': state.step, 'epoch': state.epoch,
                 'position': state.position, 'done': state.done, 'stop': state.stop, 'rows': state.rows,
                 'model': state.unwrapped.state_dict(), 'optimizer': state.optimizer.state_dict(),
-                'rng': rngs, 'num_processes': acc.num_processes, 'num_threads': torch.get_num_threads(), **extra}
+                'rng': rngs, 'num_processes': accelerator.num_processes, 'num_threads': torch.get_num_threads(), **extra}
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp: torch.save(ckpt, tmp)
         for old in checkpoint_paths(out_dir)[:-keep]: old.unlink()
-    acc.wait_for_everyone()
+    accelerator.wait_for_everyone()
     return path
 
 def load_checkpoint(path) -> dict:
@@ -392,15 +392,15 @@ def _device_data(sets: dict, device) -> dict:
     "data='memory': each set as `(x, y)` tensors on `device`."
     return {name: tuple(t.to(device) for t in to_tensors(ds)) for name, ds in sets.items()}
 
-def _train_batches(train, cfg: TrainConfig, acc: Accelerator):
+def _train_batches(train, cfg: TrainConfig, accelerator: Accelerator):
     "Batches per epoch, and `epoch_batches(epoch, start)`, which yields this process's training batches on the device."
-    rank, world = acc.process_index, acc.num_processes
+    rank, world = accelerator.process_index, accelerator.num_processes
     if cfg.data == 'memory':
         batches = TensorBatches(*train, cfg.batch_size, cfg.seed, rank, world)
         return len(batches), batches.epoch
     sampler = EpochBatchSampler(len(train), cfg.batch_size, cfg.seed, rank, world)
-    loader = stream_loader(train, sampler, cfg.num_workers, acc.device)
-    return sampler.per_epoch, lambda epoch, start=0: stream_epoch(loader, epoch, start, cfg.seed, acc.device)
+    loader = stream_loader(train, sampler, cfg.num_workers, accelerator.device)
+    return sampler.per_epoch, lambda epoch, start=0: stream_epoch(loader, epoch, start, cfg.seed, accelerator.device)
 
 def _fail(s: TrainState, history: HistoryFile, step: int):
     "Stop on a non-finite loss at `step`, keeping the history and the last good checkpoint."
@@ -417,20 +417,20 @@ class StepMetrics:
                  metrics: dict): # name: 'step' (averaged over steps) or 'sample' (a sum over the batch, divided by the samples); the first is the loss
         if bad := {k: v for k, v in metrics.items() if v not in ('step', 'sample')}:
             raise ValueError(f"task metrics must be 'step' or 'sample', got {bad}")
-        self.acc, self.metrics = accelerator, dict(metrics)
+        self.accelerator, self.metrics = accelerator, dict(metrics)
         self.window = torch.zeros(log_every, len(metrics) + 1, device=accelerator.device, dtype=torch.float64)  # metrics, n
-        self.epoch = torch.zeros(2, device=accelerator.device, dtype=torch.float64)                            # loss sum, steps
+        self.epoch_loss = torch.zeros(2, device=accelerator.device, dtype=torch.float64)                       # the epoch's loss sum, steps
 
     def record(self, step: int, loss, values, n: int):
         "Keep the loss and the metric `values` of step `step` (counted from 0), a batch of `n` samples."
         w = self.window[step % len(self.window)]
         for j, v in enumerate(values): w[j] = v
         w[-1] = n
-        self.epoch[0] += loss; self.epoch[1] += 1
+        self.epoch_loss[0] += loss; self.epoch_loss[1] += 1
 
     def first_bad_step(self, steps_done: int) -> int | None:
         "The step (from 1) of the first non-finite loss in the window, over all processes, or None."
-        losses = self.acc.reduce(self.window[:, 0].clone(), reduction='sum')
+        losses = self.accelerator.reduce(self.window[:, 0].clone(), reduction='sum')
         bad = (~torch.isfinite(losses)).nonzero()
         if not len(bad): return None
         first = min(steps_done - (steps_done - 1 - i) % len(losses) for i in bad.flatten().tolist())
@@ -438,19 +438,19 @@ class StepMetrics:
 
     def batch_means(self, n_steps: int) -> dict:
         "The metrics of the last `n_steps` steps, over all processes: means over the steps or over the samples."
-        w = self.acc.reduce(self.window[:n_steps].clone(), reduction='sum')
-        per_step = lambda j: w[:, j].sum() / n_steps / self.acc.num_processes
+        w = self.accelerator.reduce(self.window[:n_steps].clone(), reduction='sum')
+        per_step = lambda j: w[:, j].sum() / n_steps / self.accelerator.num_processes
         per_sample = lambda j: w[:, j].sum() / w[:, -1].sum()
         return {k: (per_step(j) if kind == 'step' else per_sample(j)).item() for j, (k, kind) in enumerate(self.metrics.items())}
 
     def end_epoch(self) -> float:
         "The mean training loss of the epoch, over all processes; starts the next epoch."
-        total = self.acc.reduce(self.epoch.clone(), reduction='sum')
-        self.epoch.zero_()
+        total = self.accelerator.reduce(self.epoch_loss.clone(), reduction='sum')
+        self.epoch_loss.zero_()
         return (total[0] / total[1]).item()
 
-    def state_dict(self): return {'window': self.window.cpu(), 'epoch_loss': self.epoch.cpu()}
-    def load_state_dict(self, d): self.window.copy_(d['window']); self.epoch.copy_(d['epoch_loss'])
+    def state_dict(self): return {'window': self.window.cpu(), 'epoch_loss': self.epoch_loss.cpu()}
+    def load_state_dict(self, d): self.window.copy_(d['window']); self.epoch_loss.copy_(d['epoch_loss'])
 
 def _task_key(task) -> str | None:
     "The task as a checkpoint records it: its repr, None for plain classification (checkpoints as before tasks)."
@@ -487,8 +487,58 @@ def _accelerator(cfg: TrainConfig) -> Accelerator:
         AcceleratorState._reset_state()
     return Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
 
+def _check_losses(s: TrainState, metrics: StepMetrics, history: HistoryFile):
+    "Fail, naming the step, if a training loss since the last check was not finite."
+    if (bad := metrics.first_bad_step(s.step)) is not None: _fail(s, history, bad)
+
+def _log_batch_means(s: TrainState, metrics: StepMetrics, history: HistoryFile, n_steps: int):
+    "Log the means of the training-batch metrics of the last `n_steps` steps (split 'batch')."
+    _check_losses(s, metrics, history)
+    s.log('batch', metrics.batch_means(n_steps))
+
+def _end_epoch(s: TrainState, schedule: Schedule, metrics: StepMetrics, history: HistoryFile):
+    "Close the epoch: check its losses, give its mean loss to the schedule ('plateau'), move to the next epoch."
+    _check_losses(s, metrics, history)
+    schedule.after_epoch(metrics.end_epoch())
+    s.epoch, s.position = s.epoch + 1, 0
+
+def _evaluate_all(s: TrainState, task, metrics: StepMetrics, history: HistoryFile) -> dict:
+    "Evaluate and log every set of `s.data`; stop the run once the training accuracy reaches `stop_train_acc`."
+    _check_losses(s, metrics, history)
+    results = {split: task.evaluate(s.model, d, s.cfg, s.accelerator) for split, d in s.data.items()}
+    for split, m in results.items(): s.log(split, m)
+    if s.cfg.stop_train_acc is not None and results['train']['acc'] >= s.cfg.stop_train_acc: s.stop = True
+    return results['train']
+
+def _evaluation_due(cfg: TrainConfig, s: TrainState, end_of_epoch: bool) -> bool:
+    "Whether to evaluate after this step: every `eval_every` steps, else at the end of every `eval_every_epochs`-th epoch."
+    if cfg.eval_every: return s.step % cfg.eval_every == 0
+    return end_of_epoch and s.epoch % cfg.eval_every_epochs == 0
+
+def _checkpoint_due(cfg: TrainConfig, s: TrainState, end_of_epoch: bool) -> bool:
+    "Whether to checkpoint after this step: at the end of every `checkpoint_every`-th epoch, and every `checkpoint_every_steps` steps."
+    return bool((end_of_epoch and cfg.checkpoint_every and s.epoch % cfg.checkpoint_every == 0)
+                or (cfg.checkpoint_every_steps and s.step % cfg.checkpoint_every_steps == 0))
+
+def _checkpoint(s: TrainState, task, schedule: Schedule, metrics: StepMetrics, history: HistoryFile, callbacks):
+    "Write the history and a checkpoint of the whole run to `cfg.out_dir` (nothing without one)."
+    if not s.cfg.out_dir: return
+    _check_losses(s, metrics, history)
+    history.flush(s.rows)
+    task_key = {'task': k} if (k := _task_key(task)) else {}
+    save_checkpoint(s.cfg.out_dir, s, {'schedule': schedule.state_dict(), **metrics.state_dict(), **task_key,
+                                       'callbacks': [cb.state_dict() if hasattr(cb, 'state_dict') else None for cb in callbacks]})
+
+def _restore(s: TrainState, ckpt: dict, schedule: Schedule, metrics: StepMetrics, callbacks):
+    "Load the weights, optimizer, schedule, step metrics, counters, history rows and callbacks of `ckpt` into the run."
+    s.unwrapped.load_state_dict(ckpt['model']); s.optimizer.load_state_dict(ckpt['optimizer'])
+    schedule.load_state_dict(ckpt['schedule']); metrics.load_state_dict(ckpt)
+    for k in ('step', 'epoch', 'position', 'done', 'stop', 'rows'): setattr(s, k, ckpt[k])
+    for cb, saved in zip(callbacks, ckpt['callbacks']):
+        if saved is not None: cb.load_state_dict(saved)
+
 def fit(model: torch.nn.Module, # the network, already initialised
-        train_ds, # training set (with random labels or not)
+        train_ds, # training set: any map-style dataset of `(input, label)` pairs (with random labels or not)
         cfg: TrainConfig, # how to train
         valid_ds=None, # optional validation set, evaluated with its own labels
         callbacks=(), # `Callback`s
@@ -496,96 +546,76 @@ def fit(model: torch.nn.Module, # the network, already initialised
         task: Classification | None = None, # what is trained and measured (None: `Classification()`)
         ) -> pd.DataFrame:
     "Train `model` in place (resuming from `cfg.out_dir` if it holds a checkpoint); return the tidy history."
+    # -- set-up: the task, the accelerator, the data (checked, then on the device), optimizer, schedule, state
     task = Classification() if task is None else task
-    acc = _accelerator(cfg)
+    accelerator = _accelerator(cfg)
     sets = {name: check_pairs(task.dataset(ds), _set_name(name)) for name, ds in _splits(train_ds, valid_ds, eval_sets).items()}
     seed_everything(cfg.seed)
-    data = _device_data(sets, acc.device) if cfg.data == 'memory' else sets
-    per_epoch, epoch_batches = _train_batches(data['train'], cfg, acc)
+    data = _device_data(sets, accelerator.device) if cfg.data == 'memory' else sets
+    per_epoch, epoch_batches = _train_batches(data['train'], cfg, accelerator)
     total = cfg.steps or cfg.epochs * per_epoch
     # Only the model goes through `prepare`: Accelerate's optimizer wrapper adds nothing without fp16 or
     # gradient accumulation, and costs about 0.5 ms per step on a CPU (a package lookup on every step).
-    opt = make_optimizer(model, cfg)
-    model = acc.prepare(model)
-    schedule = Schedule(opt, cfg, per_epoch, total)
-    s = TrainState(model, opt, acc, cfg, data, per_epoch, total)
-    metrics = StepMetrics(cfg.log_every, acc, task.metrics)
-    history = HistoryFile(Path(cfg.out_dir) / 'history.csv' if cfg.out_dir else None, acc.is_main_process)
+    optimizer = make_optimizer(model, cfg)
+    model = accelerator.prepare(model)
+    schedule = Schedule(optimizer, cfg, per_epoch, total)
+    s = TrainState(model, optimizer, accelerator, cfg, data, per_epoch, total)
+    metrics = StepMetrics(cfg.log_every, accelerator, task.metrics)
+    history = HistoryFile(Path(cfg.out_dir) / 'history.csv' if cfg.out_dir else None, accelerator.is_main_process)
+
+    # -- resume from the newest checkpoint of `cfg.out_dir`, if any; else evaluate the untrained model at step 0
     ckpt = _resume_point(cfg, task)
     if ckpt is not None:
-        s.unwrapped.load_state_dict(ckpt['model']); opt.load_state_dict(ckpt['optimizer'])
-        schedule.load_state_dict(ckpt['schedule']); metrics.load_state_dict(ckpt)
-        for k in ('step', 'epoch', 'position', 'done', 'stop', 'rows'): setattr(s, k, ckpt[k])
-        for cb, cs in zip(callbacks, ckpt['callbacks']):
-            if cs is not None: cb.load_state_dict(cs)
+        _restore(s, ckpt, schedule, metrics, callbacks)
         history.restart(s.rows)
         if s.done: return pd.DataFrame(s.rows, columns=HISTORY_COLUMNS)
     else: history.restart([])
-    target = cfg.stop_train_acc if cfg.stop_train_acc is not None else float('inf')
-    last_eval = [-1]
-
-    def check_losses():
-        "Fail, naming the step, if a loss since the last check was not finite."
-        if (bad := metrics.first_bad_step(s.step)) is not None: _fail(s, history, bad)
-
-    def evaluate_all():
-        check_losses()
-        results = {split: task.evaluate(model, d, cfg, acc) for split, d in data.items()}
-        for split, m in results.items(): s.log(split, m)
-        last_eval[0] = s.step
-        if results['train']['acc'] >= target: s.stop = True
-        return results['train']
-
-    def log_batches(n_steps):
-        check_losses()
-        s.log('batch', metrics.batch_means(n_steps))
-
-    def checkpoint():
-        if not cfg.out_dir: return
-        check_losses()
-        history.flush(s.rows)
-        task_key = {'task': k} if (k := _task_key(task)) else {}
-        save_checkpoint(cfg.out_dir, s, {'schedule': schedule.state_dict(), **metrics.state_dict(), **task_key,
-                                         'callbacks': [cb.state_dict() if hasattr(cb, 'state_dict') else None for cb in callbacks]})
-
     for cb in callbacks: cb.on_fit_start(s)
-    if ckpt is not None: set_rng_state(ckpt['rng'][min(acc.process_index, len(ckpt['rng']) - 1)])
+    if ckpt is not None:
+        set_rng_state(ckpt['rng'][min(accelerator.process_index, len(ckpt['rng']) - 1)])
+        evaluated_at = None
     else:
-        evaluate_all(); history.flush(s.rows)
+        _evaluate_all(s, task, metrics, history); history.flush(s.rows)
+        evaluated_at = s.step
+
+    # -- the loop
     model.train()
-    bar = progress(total=total, initial=s.step, desc='fit', unit='step', disable=not (cfg.progress and acc.is_main_process))
+    bar = progress(total=total, initial=s.step, desc='fit', unit='step', disable=not (cfg.progress and accelerator.is_main_process))
     while not s.stop and s.step < total:
         for xb, yb in epoch_batches(s.epoch, start=s.position):
+            # forward, backward, step
             loss, values = task.step(model, xb, yb, cfg)
-            opt.zero_grad(set_to_none=True)
-            acc.backward(loss)
-            opt.step(); schedule.after_step()
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            optimizer.step(); schedule.after_step()
             s.loss = loss.detach()
             metrics.record(s.step, s.loss, values, len(yb))
             s.step += 1; s.position += 1
             bar.update()
-            if s.step % cfg.log_every == 0: log_batches(cfg.log_every)
+            # logging: the training batches' means every `log_every` steps; the end of an epoch
+            if s.step % cfg.log_every == 0: _log_batch_means(s, metrics, history, cfg.log_every)
             end_of_epoch = s.position == per_epoch
-            if end_of_epoch:
-                check_losses()
-                schedule.after_epoch(metrics.end_epoch())
-                s.epoch, s.position = s.epoch + 1, 0
-            if (cfg.eval_every and s.step % cfg.eval_every == 0) or (
-                    not cfg.eval_every and end_of_epoch and s.epoch % cfg.eval_every_epochs == 0):
-                bar.set_postfix(train_acc=f"{evaluate_all()['acc']:.3f}")
+            if end_of_epoch: _end_epoch(s, schedule, metrics, history)
+            # evaluation of every set
+            if _evaluation_due(cfg, s, end_of_epoch):
+                bar.set_postfix(train_acc=f"{_evaluate_all(s, task, metrics, history)['acc']:.3f}")
+                evaluated_at = s.step
+            # callbacks
             for cb in callbacks: cb.on_step_end(s)
             if end_of_epoch:
                 for cb in callbacks: cb.on_epoch_end(s)
                 history.flush(s.rows)
             if s.stop or s.step >= total: break
-            if ((end_of_epoch and cfg.checkpoint_every and s.epoch % cfg.checkpoint_every == 0)
-                    or (cfg.checkpoint_every_steps and s.step % cfg.checkpoint_every_steps == 0)): checkpoint()
+            # checkpoint
+            if _checkpoint_due(cfg, s, end_of_epoch): _checkpoint(s, task, schedule, metrics, history, callbacks)
     bar.close()
-    if s.step % cfg.log_every: log_batches(s.step % cfg.log_every)
-    if last_eval[0] != s.step: evaluate_all()
+
+    # -- end: the last batches' means, a final evaluation, the callbacks, the final checkpoint
+    if s.step % cfg.log_every: _log_batch_means(s, metrics, history, s.step % cfg.log_every)
+    if evaluated_at != s.step: _evaluate_all(s, task, metrics, history)
     for cb in callbacks: cb.on_fit_end(s)
     s.done = True
-    checkpoint(); history.flush(s.rows)
+    _checkpoint(s, task, schedule, metrics, history, callbacks); history.flush(s.rows)
     return pd.DataFrame(s.rows, columns=HISTORY_COLUMNS)
 
 # %% ../nbs/05_train.ipynb #03d27e2a

@@ -21,9 +21,10 @@ from .progress import progress
 
 # %% auto #0
 __all__ = ['PADS', 'SEEK_GAP', 'DECODE_ERRORS', 'C3D_MEAN', 'MAX_WARNINGS', 'VIDEO_EXTENSIONS', 'SPLIT_ALIASES', 'VIDEO_LAYOUTS',
-           'VideoDecodeError', 'Timeline', 'VideoInfo', 'probe', 'video_info', 'clip_indices', 'decode_frames',
-           'read_clip', 'read_video', 'VideoClips', 'video_scores', 'video_accuracy', 'clip_accuracy', 'ucf101',
-           'hmdb51', 'kinetics', 'video_folder', 'video_dataset', 'cache_index_path', 'build_frame_cache']
+           'VIDEO_DATA', 'VIDEO_SPEC_KEYS', 'VideoDecodeError', 'Timeline', 'VideoInfo', 'probe', 'video_info',
+           'clip_indices', 'decode_frames', 'read_clip', 'read_video', 'VideoClips', 'video_scores', 'video_accuracy',
+           'clip_accuracy', 'ucf101', 'hmdb51', 'kinetics', 'video_folder', 'video_dataset', 'cache_index_path',
+           'build_frame_cache', 'video_spec', 'video_data_paths']
 
 # %% ../nbs/03_video.ipynb #9c01cfe0
 class VideoDecodeError(ValueError):
@@ -582,3 +583,35 @@ def _cache_offsets(dataset, path):
             raise ValueError(f'the frame cache {path} was built for other videos ({video} is missing or changed): {rebuild}')
         offsets[v] = entry['offset']
     return offsets
+
+# %% ../nbs/03_video.ipynb #6a13722d
+VIDEO_DATA = {  # named video datasets and where they live in the data folder (see data/README.md)
+    'ucf101': dict(layout='ucf101', root='UCF-101', annotations='ucfTrainTestlist', fold=1),
+    'hmdb51': dict(layout='hmdb51', root='hmdb51', annotations='testTrainMulti_7030_splits', fold=1),
+    'kinetics': dict(layout='kinetics', root='kinetics', test_split='val'),
+    'sports1m_40': dict(layout='folder', root='sports1m', fraction=0.4),
+    'synthetic_a': dict(layout='hmdb51', root='synthetic/actions_a', annotations='synthetic/actions_a/testTrainMulti_7030_splits',
+                        synthetic=dict(classes='a', videos_per_class=40, frames=16, size=(32, 32))),
+    'synthetic_b': dict(layout='ucf101', root='synthetic/actions_b', annotations='synthetic/actions_b/ucfTrainTestlist',
+                        synthetic=dict(classes='b', videos_per_class=30, frames=16, size=(32, 32))),
+}
+VIDEO_SPEC_KEYS = {'layout': 'ucf101, hmdb51, kinetics or folder', 'root': 'folder of the videos',
+                   'annotations': 'split files (see rlpaper.video.video_dataset)', 'fold': 'ucf101, hmdb51: split 1, 2 or 3',
+                   'test_split': "kinetics: the split folder used for testing (default 'test')",
+                   'fraction': 'keep this fraction of the videos (seeded)', 'synthetic': 'arguments of make_synthetic_actions'}
+
+def video_spec(spec: str | dict) -> dict:
+    "The spec dict of a name in `VIDEO_DATA`, or `spec` itself once checked."
+    if isinstance(spec, str):
+        if spec not in VIDEO_DATA: raise ValueError(f'unknown video dataset {spec!r}; choose one of {sorted(VIDEO_DATA)} or give a dict spec')
+        return VIDEO_DATA[spec]
+    unknown = set(spec) - set(VIDEO_SPEC_KEYS)
+    if unknown: raise ValueError(f'unknown keys {sorted(unknown)} in video spec {spec}; allowed: {VIDEO_SPEC_KEYS}')
+    if 'layout' not in spec or 'root' not in spec: raise ValueError(f'a video spec needs layout and root, got {spec}')
+    return spec
+
+def video_data_paths(spec: str | dict) -> list[str]:
+    "The paths, relative to the data folder, that `spec` reads (none for synthetic data, which it writes)."
+    s = video_spec(spec)
+    return [] if 'synthetic' in s else [s['root']] + ([s['annotations']] if s.get('annotations') else [])
+

@@ -6,7 +6,7 @@ import pytest
 from conftest import BIN, ROOT
 from rlpaper.datasets import DATASETS
 from rlpaper.sweep import Sweep
-from rlpaper.synthetic_video import VIDEO_DATA, video_data_paths
+from rlpaper.video import VIDEO_DATA, video_data_paths
 
 SWEEPS = ROOT / 'nbs' / 'experiments' / 'sweeps'
 
