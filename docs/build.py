@@ -43,7 +43,8 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except Exception as e: raise DocsError(f'{path.relative_to(ROOT)}: not a readable notebook: {e}') from e
     try: nbformat.validate(nb)
     except nbformat.ValidationError as e:
-        where = next((f'cell {p}' for k, p in zip(e.absolute_path, list(e.absolute_path)[1:]) if k == 'cells'), 'its metadata')
+        # cells counted from 1, as in Sphinx's messages
+        where = next((f'cell {p + 1}' for k, p in zip(e.absolute_path, list(e.absolute_path)[1:]) if k == 'cells'), 'its metadata')
         raise DocsError(f'{path.relative_to(ROOT)}: {where}: {e.message}') from e
     return nb
 
@@ -144,8 +145,11 @@ def stage_figures():
     dest.mkdir(parents=True, exist_ok=True)
     for f in (ROOT / 'figures').glob('*.png'): shutil.copy2(f, dest / f.name)
     claims = ROOT / 'figures' / 'claims.md'
-    (dest / 'claims.md').write_text(claims.read_text() if claims.exists() else
-                                    '# Claims\n\nNot published yet: `rlpaper reproduce --scale cpu` writes figures/claims.md.\n')
+    text = claims.read_text() if claims.exists() else 'Not published yet: `rlpaper reproduce --scale cpu` writes it.\n'
+    # its first line, the count of verdicts, is a heading too long for a title and the menu: a line under one
+    first, _, rest = text.partition('\n')
+    if first.startswith('# '): text = f'**{first[2:].strip()}**\n{rest}'
+    (dest / 'claims.md').write_text('# Claims (cpu scale)\n\n' + text)
 
 
 def stage() -> None:
