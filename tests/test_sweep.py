@@ -1,5 +1,5 @@
 "Sweeps end to end: SIGKILL and resume, the Slurm path through submitit's local executor, and `reproduce`."
-import json, signal, subprocess, time
+import base64, json, signal, struct, subprocess, time
 
 import nbformat
 import pandas as pd
@@ -110,6 +110,11 @@ def test_reproduce_publishes_figures_and_claims_and_resumes(env, tmp_path):
     row = [l for l in (figures / 'claims.md').read_text().splitlines() if l.startswith('| E5 |')]
     assert len(row) == 1 and '| 3.5 [-2.85, 9.85] | 2 | inconclusive |' in row[0] and '[e5_y.png](e5_y.png)' in row[0], row
     assert (figures / 'claims.md').read_text().startswith('# 1 claims: 0 reproduced, 0 not reproduced, 1 inconclusive, 0 untestable')
+    assert 'report 1/1 e5: 6 runs collected; drawing figures and judging claims ... done in' in r.stdout, r.stdout
+    # the executed report notebook is published, its figure at 1x (a 6.4 x 4.8 in figure at 100 dpi; 2x 'retina' was twice as wide)
+    published = nbformat.read(figures / 'notebooks' / 'e5_tiny.ipynb', as_version=4)
+    pngs = [o.data['image/png'] for c in published.cells for o in c.get('outputs', []) if 'image/png' in o.get('data', {})]
+    assert len(pngs) == 1 and struct.unpack('>I', base64.b64decode(pngs[0])[16:20])[0] <= 640
     results = pd.read_csv(tmp_path / 'runs' / 'e5-smoke' / 'results.csv')
     assert len(results) == 6 and set(results.status) == {'done'}
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)   # again: nothing to run
@@ -121,6 +126,7 @@ def test_reproduce_publishes_figures_and_claims_and_resumes(env, tmp_path):
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 1 and 'incomplete' in r.stdout, r.stdout + r.stderr
     assert (figures / 'claims.md').read_text() == claims_md
+    assert 'e5-smoke: 2 failed run(s):' in r.stderr and 'RuntimeError: x = 2 fails' in r.stderr, r.stderr
 
 
 def test_reproduce_stops_on_missing_data(env, tmp_path):
