@@ -166,9 +166,9 @@ def sphinx() -> None:
     # Sphinx writes into _site_src/html/, not into _site/ directly: myst-nb puts a folder of its own next to the
     # output folder (jupyter_execute/), which must not land in the repository; and a failed build leaves the
     # previous site in place. Warnings are errors (-W): a broken image, link or directive fails the build, and
-    # --keep-going lists them all first.
+    # --keep-going lists them all first. No colour (-N): FORCE_COLOR in CI would wrap file names in escape codes.
     src = STAGE / 'src'
-    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-E', '-q', '-W', '--keep-going', '-c', str(DOCS),
+    cmd = [sys.executable, '-m', 'sphinx', '-b', 'html', '-E', '-q', '-W', '--keep-going', '-N', '-c', str(DOCS),
            '-D', 'root_doc=nbs/index', '-d', str(STAGE / 'doctrees'), str(src), str(STAGE / 'html')]
     r = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True)
     report = (r.stdout + r.stderr).replace(str(src) + '/', '')   # name files by their path in the repository
