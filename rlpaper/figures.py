@@ -36,11 +36,12 @@ def plot_curves(history: pd.DataFrame, # tidy history with columns `x`, split, m
                 titles: dict | None = None, # panel titles by split
                 chance: float | None = None, # draw a dotted line at chance level
                 x: str = 'step', # column on the horizontal axis, e.g. 'step' or 'epoch'
+                palette: str = 'viridis', # a seaborn palette: sequential for an ordered `hue`, e.g. 'tab10' for categories
                 ):
     "Seaborn line plots of `metric` against `x`, a panel per split, a curve per `hue`: mean and 95% CI over seeds."
     d = history[(history.metric == metric) & history.split.isin(splits)]
     g = sns.relplot(data=d, x=x, y='value', hue=hue, col='split', col_order=list(splits), kind='line', **CI,
-                    palette='viridis', height=3.2, aspect=1.2, facet_kws={'sharey': True})
+                    palette=palette, height=3.2, aspect=1.2, facet_kws={'sharey': True})
     for split, ax in g.axes_dict.items(): ax.set_title((titles or {}).get(split, split))
     draw_chance(g.axes.flat, chance)
     g.set_axis_labels({'step': 'training step'}.get(x, x), metric)

@@ -42,14 +42,16 @@ def cnn2(num_classes: int, # outputs
          kernel_size: int = 5, # odd size of the square filters
          hidden: int = 64, # units of the fully connected layer
          pool: int = 2, # max-pooling window after the convolution
-         width: float = 1.0): # multiplier of `filters` and `hidden`
+         width: float = 1.0, # multiplier of `filters` and `hidden`
+         batch_norm: bool = False): # batch norm after the convolution and after the hidden layer (E1's plasticity grid)
     "A convolution, max pooling, and one hidden fully connected layer."
     if kernel_size % 2 == 0: raise ValueError(f'kernel_size must be odd (same padding), got {kernel_size}')
     c, h, w = in_shape
     filters, hidden = scaled(filters, width), scaled(hidden, width)
+    norm2d, norm1d = ([nn.BatchNorm2d(filters)], [nn.BatchNorm1d(hidden)]) if batch_norm else ([], [])
     return nn.Sequential(
-        nn.Conv2d(c, filters, kernel_size, padding=kernel_size // 2), nn.ReLU(), nn.MaxPool2d(pool),
-        nn.Flatten(), nn.Linear(filters * (h // pool) * (w // pool), hidden), nn.ReLU(),
+        nn.Conv2d(c, filters, kernel_size, padding=kernel_size // 2), *norm2d, nn.ReLU(), nn.MaxPool2d(pool),
+        nn.Flatten(), nn.Linear(filters * (h // pool) * (w // pool), hidden), *norm1d, nn.ReLU(),
         nn.Linear(hidden, num_classes))
 
 # %% ../nbs/04_models.ipynb #12a80718

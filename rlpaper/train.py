@@ -544,6 +544,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
         callbacks=(), # `Callback`s
         eval_sets: dict | None = None, # more named sets to evaluate, e.g. {'train_true': ...}
         task: Classification | None = None, # what is trained and measured (None: `Classification()`)
+        optimizer: torch.optim.Optimizer | None = None, # go on with this optimizer and its state (e.g. a previous `fit`'s); None: a fresh one from `cfg`
         ) -> pd.DataFrame:
     "Train `model` in place (resuming from `cfg.out_dir` if it holds a checkpoint); return the tidy history."
     # -- set-up: the task, the accelerator, the data (checked, then on the device), optimizer, schedule, state
@@ -556,7 +557,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
     total = cfg.steps or cfg.epochs * per_epoch
     # Only the model goes through `prepare`: Accelerate's optimizer wrapper adds nothing without fp16 or
     # gradient accumulation, and costs about 0.5 ms per step on a CPU (a package lookup on every step).
-    optimizer = make_optimizer(model, cfg)
+    optimizer = make_optimizer(model, cfg) if optimizer is None else optimizer
     model = accelerator.prepare(model)
     schedule = Schedule(optimizer, cfg, per_epoch, total)
     s = TrainState(model, optimizer, accelerator, cfg, data, per_epoch, total)

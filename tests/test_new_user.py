@@ -54,7 +54,7 @@ def test_a_sweep_outside_the_checkout_reads_the_checkouts_data_and_writes_group_
     r = rlpaper('sweep', 'run', SMOKE_E0, '--runs', runs, env=env, cwd=runs, umask=0o002)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     root = runs / 'e0-smoke'
-    assert len(list(root.glob('*/metrics.json'))) == 6
+    assert len(list(root.glob('*/metrics.json'))) == 12   # 3 label corruptions and 3 input corruptions, 2 seeds
     # no run unpacked Fashion-MNIST into its folder, nor into the per-user data folder: they read the checkout's data/
     unpacked = [p for p in tmp_path.rglob('*-ubyte')]
     assert not unpacked, unpacked
