@@ -53,6 +53,8 @@ INTRO = ('Each claim is declared in its experiment notebook before its numbers a
          'mean over seeds with its t-interval; `reproduced` when the interval lies on the claimed side of the threshold '
          '(inside the margin), `not reproduced` when wholly on the other side, `inconclusive` otherwise (the reason '
          'gives the seeds that would settle it), `untestable` with fewer than 2 values or a failed premise. '
+         '`detectable (80% power)` is the smallest effect (for an equivalence, the narrowest margin) those seeds detect '
+         'with 80% power at the observed spread: what the experiment could have seen, whatever its verdict. '
          'Made by `rlpaper reproduce --scale {scale}` from the sweep files in `nbs/experiments/sweeps/{scale}/`.')
 
 def publish(reports: dict[str, Path], # report folder of each experiment, by id

@@ -15,11 +15,11 @@ import pandas as pd
 from .core import runs_dir, versions, write_json, write_text
 
 # %% auto #0
-__all__ = ['RUN_CONTROLS', 'IPYTHON_NAMES', 'PLAIN', 'KINDS', 'DIRECTIONS', 'VERDICTS', 'CONFIDENCE', 'MAX_SEEDS',
-           'notebook_params', 'Experiment', 'as_cell', 'flatten', 'fill_params', 'load_results', 'curve', 'final',
-           'reached', 'value_at', 'Claim', 't_interval', 'seeds_needed', 'decide', 'per_seed', 'paired', 'spearman',
-           'check_selected', 'check_held_out', 'read_selected', 'Verdict', 'save_claims', 'load_claims',
-           'verdict_table', 'verdict_counts', 'claims_markdown', 'write_claims_table']
+__all__ = ['RUN_CONTROLS', 'IPYTHON_NAMES', 'PLAIN', 'KINDS', 'DIRECTIONS', 'VERDICTS', 'CONFIDENCE', 'MAX_SEEDS', 'POWER',
+           'DETECTABLE', 'notebook_params', 'Experiment', 'as_cell', 'flatten', 'fill_params', 'load_results', 'curve',
+           'final', 'reached', 'value_at', 'Claim', 't_interval', 'seeds_needed', 'detectable', 'seeds_to_detect',
+           'decide', 'per_seed', 'paired', 'spearman', 'check_selected', 'check_held_out', 'read_selected', 'Verdict',
+           'save_claims', 'load_claims', 'verdict_table', 'verdict_counts', 'claims_markdown', 'write_claims_table']
 
 # %% ../nbs/12_experiment.ipynb #dc45992b
 RUN_CONTROLS = ('out_dir', 'results', 'figures')
@@ -251,6 +251,28 @@ def seeds_needed(sd: float, # the standard deviation over seeds
     ok = stats.t.ppf((1 + confidence) / 2, n - 1) * sd / np.sqrt(n) < distance
     return int(n[ok.argmax()]) if ok.any() else None
 
+POWER = 0.8
+
+def detectable(sd: float, # the standard deviation over seeds
+               n: int, # seeds (at least 2)
+               kind: str = 'effect', # 'effect': distance from the threshold; 'equivalence': the narrowest margin
+               power: float = POWER, confidence: float = CONFIDENCE) -> float:
+    "The smallest effect `n` seeds at spread `sd` detect with probability `power` (see the text above)."
+    from scipy import stats
+    beta = stats.t.ppf(power if kind == 'effect' else (1 + power) / 2, n - 1)
+    return float((stats.t.ppf((1 + confidence) / 2, n - 1) + beta) * sd / math.sqrt(n))
+
+def seeds_to_detect(sd: float, # the standard deviation over seeds
+                    effect: float, # the effect to detect (for an equivalence, the margin)
+                    kind: str = 'effect', power: float = POWER, confidence: float = CONFIDENCE) -> int | None:
+    "The fewest seeds whose `detectable` effect at spread `sd` is below `effect`; None if none up to `MAX_SEEDS`."
+    if effect <= 0: return None
+    from scipy import stats
+    n = np.arange(2, MAX_SEEDS + 1)
+    beta = stats.t.ppf(power if kind == 'effect' else (1 + power) / 2, n - 1)
+    ok = (stats.t.ppf((1 + confidence) / 2, n - 1) + beta) * sd / np.sqrt(n) < effect
+    return int(n[ok.argmax()]) if ok.any() else None
+
 # %% ../nbs/12_experiment.ipynb #593ae7f7
 def _per_seed(values, where: str) -> pd.Series:
     "Per-seed values as floats indexed by seed; an error naming the claim for anything that is not a number."
@@ -263,10 +285,11 @@ def decide(claim: Claim, values: pd.Series) -> dict:
     "The verdict of `claim` on per-seed `values`: n, mean, interval, verdict, reason and seeds needed."
     ok = values.dropna()
     nan = f'; {len(values) - len(ok)} of {len(values)} seeds gave no value (NaN)' if len(ok) < len(values) else ''
-    out = dict(n=len(ok), mean=float(ok.mean()) if len(ok) else None, ci_low=None, ci_high=None, seeds_needed=None)
+    out = dict(n=len(ok), mean=float(ok.mean()) if len(ok) else None, ci_low=None, ci_high=None, seeds_needed=None,
+               detectable=None)
     if len(ok) < 2: return {**out, 'verdict': 'untestable', 'reason': f'{len(ok)} valid value(s), an interval needs 2{nan}'}
     mean, lo, hi = t_interval(ok)
-    out.update(ci_low=lo, ci_high=hi)
+    out.update(ci_low=lo, ci_high=hi, detectable=detectable(float(ok.std(ddof=1)), len(ok), claim.kind))
     if claim.kind == 'effect':
         t = claim.threshold
         above, below = (lo > t, hi <= t) if claim.direction == '>' else (hi < t, lo >= t)
@@ -362,6 +385,7 @@ class Verdict:
     seeds: list = field(default_factory=list)
     settings: dict | str | None = None # the setting(s) the values come from
     figure: str = ''
+    detectable: float | None = None # the smallest effect (or margin) these seeds detect with 80% power at this spread
 
 def _judge(self: Experiment, name: str, # a declared claim
            values, # per-seed values: a Series indexed by seed, a dict seed -> value
@@ -382,7 +406,8 @@ def _judge(self: Experiment, name: str, # a declared claim
     self.verdicts[name] = Verdict(self.id, self.paper, name, c.claim, c.quantity, c.kind, c.test, d['verdict'], d['reason'],
                                   d['n'], d['mean'], d['ci_low'], d['ci_high'], d['seeds_needed'], c.direction, c.threshold,
                                   c.margin, c.premise, {str(k): (None if math.isnan(x) else x) for k, x in values.items()},
-                                  [int(k) if float(k).is_integer() else k for k in values.index], settings, c.figure)
+                                  [int(k) if float(k).is_integer() else k for k in values.index], settings, c.figure,
+                                  d['detectable'])
     return self.verdicts[name]
 Experiment.judge = _judge
 
@@ -408,12 +433,19 @@ def _interval(v: Verdict) -> str:
     if v.ci_low is None: return f'{v.mean:.3g}'
     return f'{v.mean:.3g} [{v.ci_low:.3g}, {v.ci_high:.3g}]'
 
+def _detectable(v: Verdict) -> str:
+    if v.detectable is None: return ''
+    return f'±{v.detectable:.2g}' if v.kind == 'equivalence' else f'{v.detectable:.2g}'
+
+DETECTABLE = 'detectable (80% power)'
+
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
-    "The verdicts as a DataFrame: claim, quantity, test, mean [95% CI], n, verdict, reason."
+    "The verdicts as a DataFrame: claim, quantity, test, mean [95% CI], n, verdict, reason, figure, detectable effect."
     return pd.DataFrame([{'experiment': v.experiment, 'claim': v.claim, 'quantity': v.quantity, 'test': v.test,
                           'mean [95% CI]': _interval(v), 'n': v.n, 'verdict': v.verdict, 'reason': v.reason,
-                          'figure': v.figure} for v in verdicts],
-                        columns=['experiment', 'claim', 'quantity', 'test', 'mean [95% CI]', 'n', 'verdict', 'reason', 'figure'])
+                          'figure': v.figure, DETECTABLE: _detectable(v)} for v in verdicts],
+                        columns=['experiment', 'claim', 'quantity', 'test', 'mean [95% CI]', 'n', 'verdict', 'reason',
+                                 'figure', DETECTABLE])
 
 def verdict_counts(verdicts: list[Verdict]) -> str:
     "'54 claims: 20 reproduced, 10 not reproduced, 15 inconclusive, 9 untestable'."
