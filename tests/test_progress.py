@@ -42,8 +42,9 @@ def test_papermill_e0_prints_a_few_progress_lines(tmp_path, env):
     assert fit_lines[0].startswith('fit: 0% 0/160 steps') and 'train_acc=' in fit_lines[-1], fit_lines
     # tqdm made an output per redraw: 42 outputs here on an idle machine, hundreds on a busy one
     assert sum(len(c.get('outputs', [])) for c in nb['cells']) <= 15
-    grown = out_nb.stat().st_size - E0.stat().st_size   # measured: 19.5 KB with tqdm on an idle machine, 13.7 KB now
-    assert grown < 18_000, f'executing the notebook added {grown} bytes'
+    # the printed text stays a few lines (392 bytes measured); the size of the whole notebook follows its tables and
+    # claims (19.6 KB added with E0's nine claims), so it is the text of the outputs that is bounded here
+    assert len(text) < 2_000, f'the outputs printed {len(text)} characters: {text[:2000]}'
     assert 'IProgress' not in text, text[:2000]
 
 
