@@ -253,24 +253,26 @@ def seeds_needed(sd: float, # the standard deviation over seeds
 
 POWER = 0.8
 
+def _detectable_at(sd, n, kind, power, confidence):
+    "`detectable` for one `n` or an array of them."
+    from scipy import stats
+    beta = stats.t.ppf(power if kind == 'effect' else (1 + power) / 2, n - 1)
+    return (stats.t.ppf((1 + confidence) / 2, n - 1) + beta) * sd / np.sqrt(n)
+
 def detectable(sd: float, # the standard deviation over seeds
                n: int, # seeds (at least 2)
                kind: str = 'effect', # 'effect': distance from the threshold; 'equivalence': the narrowest margin
                power: float = POWER, confidence: float = CONFIDENCE) -> float:
     "The smallest effect `n` seeds at spread `sd` detect with probability `power` (see the text above)."
-    from scipy import stats
-    beta = stats.t.ppf(power if kind == 'effect' else (1 + power) / 2, n - 1)
-    return float((stats.t.ppf((1 + confidence) / 2, n - 1) + beta) * sd / math.sqrt(n))
+    return float(_detectable_at(sd, n, kind, power, confidence))
 
 def seeds_to_detect(sd: float, # the standard deviation over seeds
                     effect: float, # the effect to detect (for an equivalence, the margin)
                     kind: str = 'effect', power: float = POWER, confidence: float = CONFIDENCE) -> int | None:
     "The fewest seeds whose `detectable` effect at spread `sd` is below `effect`; None if none up to `MAX_SEEDS`."
     if effect <= 0: return None
-    from scipy import stats
     n = np.arange(2, MAX_SEEDS + 1)
-    beta = stats.t.ppf(power if kind == 'effect' else (1 + power) / 2, n - 1)
-    ok = (stats.t.ppf((1 + confidence) / 2, n - 1) + beta) * sd / np.sqrt(n) < effect
+    ok = _detectable_at(sd, n, kind, power, confidence) < effect
     return int(n[ok.argmax()]) if ok.any() else None
 
 # %% ../nbs/12_experiment.ipynb #593ae7f7
