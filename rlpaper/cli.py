@@ -12,8 +12,8 @@ from .core import data_dir, project_root
 # import, and `rlpaper --help` or `rlpaper sweep status` must answer at once (bench/bench_cli_start.py).
 
 # %% auto #0
-__all__ = ['PUBLISHED', 'INTRO', 'EXECUTOR_NAMES', 'scales', 'sweep_files', 'figures_folder', 'publish', 'check_requirements',
-           'print_failures', 'reproduce', 'cache_videos', 'sweep_command', 'main']
+__all__ = ['PUBLISHED', 'INTRO', 'EXECUTOR_NAMES', 'scales', 'sweep_files', 'figures_folder', 'publish', 'commit_warning',
+           'check_requirements', 'print_failures', 'reproduce', 'cache_videos', 'sweep_command', 'main']
 
 # %% ../nbs/11_cli.ipynb #09292d45
 PUBLISHED = 'cpu' # the scale whose figures and claims are the published ones, in figures/ itself
@@ -83,6 +83,27 @@ def publish(reports: dict[str, Path], # report folder of each experiment, by id
     write_claims_table(claims, figures_dir / 'claims.md', scale, INTRO.format(scale=scale))
     return claims
 
+# %% ../nbs/11_cli.ipynb #b083a4cd
+def _code_label(commit, dirty) -> str:
+    if not isinstance(commit, str): return 'unknown commit (no provenance.json)'
+    return commit[:10] + (' with uncommitted changes' if dirty is True else '')
+
+def commit_warning(tables: dict, # the collected results table of each published experiment, by id
+                   most: int = 5, # run ids named per commit
+                   ) -> str:
+    "A warning naming the runs of each commit when the runs come from several commits or a dirty tree; '' when they all share one clean commit."
+    import pandas as pd
+    rows = pd.concat([t.assign(experiment=exp.upper()) for exp, t in tables.items()], ignore_index=True)
+    rows['code'] = [_code_label(c, d) for c, d in zip(rows.get('commit', [None] * len(rows)), rows.get('dirty', [None] * len(rows)))]
+    by_code = sorted(rows.groupby('code'), key=lambda kv: -len(kv[1]))
+    if len(by_code) == 1 and ' ' not in by_code[0][0]: return ''
+    lines = [f'warning: the figures published come from runs of {len(by_code)} different code states; re-run the '
+             'runs of the older ones (delete their folders) so that every figure comes from one commit:']
+    for code, g in by_code:
+        named = [f'{e}:{r}' for e, r in zip(g.experiment, g.run_id)]
+        lines.append(f'  {code}: {len(g)} run(s): {", ".join(named[:most])}' + (f' and {len(named) - most} more' if len(named) > most else ''))
+    return '\n'.join(lines)
+
 # %% ../nbs/11_cli.ipynb #954b4bff
 def check_requirements(sweeps: dict[str, Sweep], devices=None, verbose: bool = False) -> list[str]:
     "Print what each sweep needs (all of it when `verbose`) and return what is missing."
@@ -124,7 +145,7 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
         print('stopped: get what is missing (see data/README.md), then run this again')
         return {exp: 'missing requirements' for exp in loaded}
     run_sweeps(list(loaded.values()), workers, devices, executor, retry_failed, progress=progress)
-    outcome, reports = {}, {}
+    outcome, reports, tables = {}, {}, {}
     for i, (exp, s) in enumerate(loaded.items(), 1):   # a line per report: this phase takes a minute or more
         start = time.time()
         table, _ = collect(s)
@@ -137,10 +158,11 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
         st = report(s)
         outcome[exp] = 'done' if st['status'] == 'done' else f"report failed: {st.get('error')}"
         print(f"{st['status']} in {time.time() - start:.0f} s", flush=True)
-        if st['status'] == 'done': reports[exp] = s.root / 'report'
+        if st['status'] == 'done': reports[exp], tables[exp] = s.root / 'report', table
     print_failures([s for exp, s in loaded.items() if outcome[exp].startswith('incomplete')])
     figures = Path(figures) if figures else figures_folder(scale)
     if reports:
+        if warning := commit_warning(tables): print(warning, file=sys.stderr)
         claims = publish(reports, figures, scale)
         print(f'{len(claims)} claims in {figures / "claims.md"}; figures of {sorted(reports)} updated')
     for exp, o in outcome.items(): print(f'{exp}: {o}  ({loaded[exp].root})')

@@ -4,15 +4,17 @@
 
 # %% ../nbs/00_core.ipynb #1c60954c
 from __future__ import annotations
-import json, os, platform, random, tempfile
+import json, os, platform, random, shlex, socket, subprocess, sys, tempfile
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from pathlib import Path
 # torch and numpy are imported inside the functions that use them, so the sweep's processes, which only
 # need paths and atomic writes, start in a fraction of a second instead of seconds
 
 # %% auto #0
-__all__ = ['find_checkout', 'project_root', 'user_data_dir', 'data_dir', 'runs_dir', 'seed_everything', 'get_device',
-           'current_umask', 'new_file_mode', 'atomic_path', 'write_text', 'write_json', 'versions']
+__all__ = ['OUTPUTS', 'find_checkout', 'project_root', 'user_data_dir', 'data_dir', 'runs_dir', 'seed_everything', 'get_device',
+           'current_umask', 'new_file_mode', 'atomic_path', 'write_text', 'write_json', 'versions', 'git_state',
+           'now_iso', 'provenance']
 
 # %% ../nbs/00_core.ipynb #6bf8b8c0
 def find_checkout(start: str | Path | None = None) -> Path | None:
@@ -111,3 +113,39 @@ def versions() -> dict:
     out['device'] = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else dev.type
     out['cuda_devices'] = torch.cuda.device_count()
     return out
+
+# %% ../nbs/00_core.ipynb #969fe2d8
+OUTPUTS = ('figures',) # tracked folders that runs write, not code: changes there do not make a run dirty
+
+def _git(folder: Path, *args) -> str | None:
+    "The output of `git -C folder *args`, or None when git fails or is missing."
+    try: r = subprocess.run(['git', '-C', str(folder), *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired): return None
+    return r.stdout.rstrip('\n') if r.returncode == 0 else None   # not strip(): a status line starts with a space
+
+def git_state(path: str | Path | None = None, # a file or folder in the checkout (default: the current folder)
+              ) -> dict:
+    "The commit of the git checkout holding `path`, whether its tracked code differs from it, and the changed paths."
+    folder = Path(path or Path.cwd()).resolve()
+    if not folder.is_dir(): folder = folder.parent
+    top = _git(folder, 'rev-parse', '--show-toplevel')
+    if top is None: return {'commit': None, 'dirty': None, 'changed': []}
+    status = _git(Path(top), 'status', '--porcelain', '--untracked-files=no', '--', '.',
+                  *[f':(exclude){o}' for o in OUTPUTS]) or ''
+    changed = [line[3:] for line in status.splitlines()]
+    return {'commit': _git(Path(top), 'rev-parse', 'HEAD'), 'dirty': bool(changed), 'changed': changed[:20]}
+
+def now_iso() -> str:
+    "The time now, in UTC, to the second: `2026-12-03T17:45:02+00:00`."
+    return datetime.now(timezone.utc).isoformat(timespec='seconds')
+
+def provenance(code: str | Path | None = None, # a file of the code that runs (default: the rlpaper package)
+               ) -> dict:
+    "What makes a run: its code's commit and dirtiness, the versions and device, the host, the command, the start time."
+    if code is None:
+        import rlpaper
+        code = rlpaper.__file__
+    # A sweep's runs are processes it starts: the command a person typed is the sweep's, passed on in the environment
+    command = os.environ.get('RLPAPER_COMMAND') or shlex.join(sys.argv)
+    return {**git_state(code), 'versions': versions(), 'host': socket.gethostname(), 'command': command,
+            'process': shlex.join(sys.argv), 'started': now_iso()}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_sweep.ipynb #f26e9fd5
 from __future__ import annotations
-import fcntl, hashlib, itertools, json, os, re, select, signal, socket, subprocess, sys, threading, time, traceback
+import fcntl, hashlib, itertools, json, os, re, select, shlex, signal, socket, subprocess, sys, threading, time, traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +14,7 @@ from queue import Queue
 import pandas as pd
 import yaml
 
-from .core import atomic_path, data_dir, find_checkout, project_root, runs_dir, write_json
+from .core import atomic_path, data_dir, find_checkout, now_iso, project_root, provenance, runs_dir, write_json
 from .progress import progress as progress_bar
 from .experiment import as_cell, check_held_out, check_selected, flatten
 
@@ -23,7 +23,7 @@ __all__ = ['ENGINES', 'SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'WARM_MODULES',
            'find_experiments', 'notebook_parameters', 'run_notebook', 'register_inprocess_engine', 'Resources', 'Run',
            'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock', 'read_status', 'execute_run', 'sweep_status',
            'failures', 'runs_to_start', 'worker_slots', 'warm_context', 'slot_groups', 'run_local', 'run_slurm',
-           'run_sweeps', 'collect', 'report', 'missing_requirements', 'launch']
+           'environment', 'run_sweeps', 'code_of', 'collect', 'report', 'missing_requirements', 'launch']
 
 # %% ../nbs/09_sweep.ipynb #95804107
 def experiments_dir() -> Path:
@@ -88,6 +88,9 @@ def run_notebook(notebook: str | Path, # the experiment notebook
     status = {'notebook': notebook.name, 'status': 'running', 'started': time.time(),
               'host': socket.gethostname(), 'pid': os.getpid(), **(record or {})}
     write_json(out_dir / 'status.json', status)
+    record_provenance = lambda **end: write_json(out_dir / 'provenance.json', {**origin, **end})
+    origin = {**provenance(notebook), 'notebook': notebook.name}   # the code of the notebook's checkout, not the caller's
+    record_provenance()
     try:
         # 'immediate' kernel shutdown saves ~1 s a run; a run's files are written atomically before it ends
         pm.execute_notebook(str(notebook), str(out_dir / notebook.name), parameters=parameters, cwd=str(out_dir),
@@ -100,6 +103,7 @@ def run_notebook(notebook: str | Path, # the experiment notebook
         status.update(status='failed', error=''.join(traceback.format_exception_only(e)).strip())
     status['seconds'] = round(time.time() - status['started'], 1)
     write_json(out_dir / 'status.json', status)
+    record_provenance(ended=now_iso(), status=status['status'])
     return status
 
 # %% ../nbs/09_sweep.ipynb #5a07f27f
@@ -523,6 +527,17 @@ def run_slurm(jobs: list[tuple[Sweep, Run]], workers: int | None = None, progres
 # %% ../nbs/09_sweep.ipynb #496e3053
 EXECUTORS = ('local', 'slurm')
 
+@contextmanager
+def environment(**values):
+    "Set environment variables for the duration of a block: the processes and jobs started in it inherit them."
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
 def run_sweeps(sweeps: list[Sweep], # sweeps whose runs share the workers
                workers: int | None = None, devices: list | None = None,
                executor: str = 'local', # 'local' or 'slurm'
@@ -537,18 +552,26 @@ def run_sweeps(sweeps: list[Sweep], # sweeps whose runs share the workers
         n = sum(1 for sj, _ in jobs if sj is s)
         print(f'{s.name}: {len(s.runs())} runs, {n} to start -> {s.root}', flush=True)
     if dry_run or not jobs: return jobs
-    if executor == 'local': run_local(jobs, workers, devices, progress, warm)
-    else: run_slurm(jobs, workers, progress, cluster=slurm_cluster)
+    # every run's provenance names the command a person typed (`rlpaper reproduce ...`), not the run's own process
+    with environment(RLPAPER_COMMAND=os.environ.get('RLPAPER_COMMAND') or shlex.join(sys.argv)):
+        if executor == 'local': run_local(jobs, workers, devices, progress, warm)
+        else: run_slurm(jobs, workers, progress, cluster=slurm_cluster)
     return jobs
 
 # %% ../nbs/09_sweep.ipynb #54aaabf3
+def code_of(run: Run) -> dict:
+    "The commit the run's code was at and whether its tree was dirty, from its `provenance.json` (None when unknown)."
+    path = run.folder / 'provenance.json'
+    p = json.loads(path.read_text()) if path.exists() else {}
+    return {'commit': p.get('commit'), 'dirty': p.get('dirty')}
+
 def collect(sweep: Sweep) -> tuple[pd.DataFrame, pd.DataFrame]:
     "Write `results.csv`, `history.csv` and `sweep.json` (what the report needs of the sweep file) of the sweep's runs; return both tables."
     table, histories = sweep_status(sweep), []
     metrics = []
     for run, status in zip(sweep.runs(), table.status):
         m = run.folder / 'metrics.json'
-        metrics.append(flatten(json.loads(m.read_text())) if status == 'done' and m.exists() else {})
+        metrics.append({**code_of(run), **(flatten(json.loads(m.read_text())) if status == 'done' and m.exists() else {})})
         h = run.folder / 'history.csv'
         if status == 'done' and h.exists():
             histories.append(pd.read_csv(h).assign(run_id=run.id, **{k: as_cell(v) for k, v in run.params.items()}))
