@@ -136,7 +136,9 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
               sweeps: str | Path | None = None, # folder of the sweep files; default nbs/experiments/sweeps/<scale>
               runs: str | Path | None = None, # default `runs_dir()`
               figures: str | Path | None = None, # default `figures_folder(scale)`
-              progress: bool = True) -> dict[str, str]:
+              progress: bool = True,
+              tensorboard: str | Path | None = None, # a folder for every run's TensorBoard logs (see `run_sweeps`)
+              ) -> dict[str, str]:
     "Run the sweeps of a scale, report each, publish figures and claims; return each experiment's outcome."
     from rlpaper.sweep import Sweep, collect, report, run_sweeps
     files = sweep_files(scale, only, sweeps)
@@ -144,7 +146,7 @@ def reproduce(scale: str = 'smoke', only=None, # which sweep files: see `sweep_f
     if check_requirements(loaded, devices, verbose=scale == 'paper'):
         print('stopped: get what is missing (see data/README.md), then run this again')
         return {exp: 'missing requirements' for exp in loaded}
-    run_sweeps(list(loaded.values()), workers, devices, executor, retry_failed, progress=progress)
+    run_sweeps(list(loaded.values()), workers, devices, executor, retry_failed, progress=progress, tensorboard=tensorboard)
     outcome, reports, tables = {}, {}, {}
     for i, (exp, s) in enumerate(loaded.items(), 1):   # a line per report: this phase takes a minute or more
         start = time.time()
@@ -210,13 +212,16 @@ def _parser():
     return p
 
 def _ids(text: str) -> list[str]: return [t.strip() for t in text.split(',') if t.strip()]
-def _devices(text: str) -> list[int]: return [int(t) for t in _ids(text)]
+def _devices(text: str) -> list: return [t if t == 'cpu' else int(t) for t in _ids(text)]   # 'cpu': a CPU process in a GPU's place
 
 def _execution_args(p):
     p.add_argument('--workers', type=int, help='runs at once (default: as many as the cores or GPUs allow)')
-    p.add_argument('--devices', type=_devices, metavar='0,1', help='GPU ids to use (default: all found)')
+    p.add_argument('--devices', type=_devices, metavar='0,1', help='GPU ids to use (default: all found); `cpu,cpu` '
+                   'rehearses runs of `gpus: 2` on two CPU processes')
     p.add_argument('--executor', choices=EXECUTOR_NAMES, default='local', help='local processes, or Slurm jobs through submitit')
     p.add_argument('--retry-failed', action='store_true', help='also run failed runs again')
+    p.add_argument('--tensorboard', metavar='DIR', help='TensorBoard logs of every run in DIR/<sweep>/<run id>; '
+                   'then `tensorboard --logdir DIR` compares them')
     p.add_argument('--runs', help='folder of all sweeps (default: $RLPAPER_RUNS or runs/)')
 
 # %% ../nbs/11_cli.ipynb #14d21f56
@@ -237,7 +242,8 @@ def sweep_command(args) -> int:
         if check_requirements({s.name: s for s in sweeps}, args.devices):   # before any run starts
             print('stopped before any run: get what is missing, then run this again', file=sys.stderr)
             return 3
-        run_sweeps(sweeps, args.workers, args.devices, args.executor, args.retry_failed, args.dry_run)
+        run_sweeps(sweeps, args.workers, args.devices, args.executor, args.retry_failed, args.dry_run,
+                   tensorboard=args.tensorboard)
         tables = [sweep_status(s) for s in sweeps]
         for s, t in zip(sweeps, tables): print(f'{s.name}: ' + ', '.join(f'{n} {k}' for k, n in t.status.value_counts().items()))
         if not args.dry_run: print_failures(sweeps)
@@ -268,7 +274,7 @@ def main(argv=None) -> int:
             for k, v in versions().items(): print(f'{k:13s}{v}')
         elif args.command == 'reproduce':
             outcome = reproduce(args.scale, args.only, args.workers, args.devices, args.executor, args.retry_failed,
-                                args.sweeps, args.runs, args.figures)
+                                args.sweeps, args.runs, args.figures, tensorboard=args.tensorboard)
             if any(o == 'missing requirements' for o in outcome.values()): return 3   # nothing ran: nothing more to say
             failed = sorted(k for k, o in outcome.items() if o != 'done')
             if failed: print(f'not complete: {failed}', file=sys.stderr)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_sweep.ipynb #f26e9fd5
 from __future__ import annotations
-import fcntl, hashlib, itertools, json, os, re, select, shlex, signal, socket, subprocess, sys, threading, time, traceback
+import fcntl, hashlib, itertools, json, math, os, re, select, shlex, shutil, signal, socket, subprocess, sys, threading, time, traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,11 +19,13 @@ from .progress import progress as progress_bar
 from .experiment import as_cell, check_held_out, check_selected, flatten
 
 # %% auto #0
-__all__ = ['ENGINES', 'SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'WARM_MODULES', 'EXECUTORS', 'experiments_dir',
-           'find_experiments', 'notebook_parameters', 'run_notebook', 'register_inprocess_engine', 'Resources', 'Run',
-           'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock', 'read_status', 'execute_run', 'sweep_status',
-           'failures', 'runs_to_start', 'worker_slots', 'warm_context', 'slot_groups', 'run_local', 'run_slurm',
-           'environment', 'run_sweeps', 'code_of', 'collect', 'report', 'missing_requirements', 'launch']
+__all__ = ['ENGINES', 'SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'LIVE_STATES', 'INTERRUPTED_STATES', 'WARM_MODULES', 'EXECUTORS',
+           'experiments_dir', 'find_experiments', 'notebook_parameters', 'run_notebook', 'register_inprocess_engine',
+           'Resources', 'Run', 'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock', 'read_status',
+           'execute_run', 'rank_env', 'rank_folder', 'execute_rank', 'execute_ranks', 'slurm_states', 'slurm_job',
+           'sweep_status', 'failures', 'runs_to_start', 'worker_slots', 'warm_context', 'slot_groups', 'run_local',
+           'RunJob', 'slurm_executor', 'submit_array', 'job_outcome', 'wait_for_jobs', 'run_slurm', 'environment',
+           'run_sweeps', 'code_of', 'collect', 'report', 'missing_requirements', 'launch']
 
 # %% ../nbs/09_sweep.ipynb #95804107
 def experiments_dir() -> Path:
@@ -135,7 +137,7 @@ def register_inprocess_engine():
 
 # %% ../nbs/09_sweep.ipynb #4a4b69f8
 SWEEP_KEYS = ('notebook', 'name', 'description', 'params', 'grid', 'points', 'seeds', 'resources', 'data', 'selected')
-RESOURCE_KEYS = ('gpus', 'cpus', 'time_min', 'mem_gb', 'slurm')
+RESOURCE_KEYS = ('gpus', 'cpus', 'time_min', 'mem_gb', 'slurm', 'max_requeues')
 
 @dataclass
 class Resources:
@@ -145,6 +147,7 @@ class Resources:
     time_min: float = 60 # wall-clock limit per run, in minutes
     mem_gb: float | None = None # memory per run (Slurm only)
     slurm: dict = field(default_factory=dict) # extra submitit Slurm parameters, e.g. {'partition': 'gpu'}
+    max_requeues: int = 3 # Slurm: times a run may be requeued at its time limit to resume (preemptions do not count)
 
 @dataclass
 class Run:
@@ -309,22 +312,126 @@ def execute_run(sweep_path: str | Path, # the sweep file
     os.environ['RLPAPER_DATA'] = str(data or sweep.data_root)
     run = {r.id: r for r in sweep.runs()}.get(rid)
     if run is None: raise ValueError(f'{sweep_path} has no run {rid!r}')
+    if os.environ.get('RLPAPER_TENSORBOARD_ROOT'):   # `--tensorboard DIR`: every `fit` of the run logs there (rlpaper.train)
+        os.environ['RLPAPER_TENSORBOARD'] = str(Path(os.environ['RLPAPER_TENSORBOARD_ROOT']) / sweep.name / rid)
     with run_lock(run.folder) as mine:
         if not mine: return {'status': 'running'}
         before = read_status(run)
         if before['status'] == 'done': return before
         write_json(run.folder / 'params.json', run.params)
+        record, world = {'attempt': before.get('attempt', 0) + 1}, int(os.environ.get('RLPAPER_GPUS') or 0)
+        if world > 1: return execute_ranks(sweep, run, world, record, engine)
         return run_notebook(sweep.notebook, run.folder, {**run.params, 'out_dir': str(run.folder)}, progress=False,
-                            record={'attempt': before.get('attempt', 0) + 1}, engine=engine)
+                            record=record, engine=engine)
+
+# %% ../nbs/09_sweep.ipynb #9ed54f16
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+def rank_env(rank: int, world: int, port: int) -> dict:
+    "The environment that makes process `rank` of `world` on this machine join the process group at `port`."
+    return {'RANK': str(rank), 'LOCAL_RANK': str(rank), 'WORLD_SIZE': str(world), 'LOCAL_WORLD_SIZE': str(world),
+            'MASTER_ADDR': '127.0.0.1', 'MASTER_PORT': str(port)}
+
+def rank_folder(run: Run, rank: int) -> Path:
+    "Where process `rank` (from 1) of a run over several processes writes its notebook's files."
+    return run.folder / 'ranks' / str(rank)
+
+def execute_rank(sweep_path: str | Path, rid: str, rank: int, runs: str | Path | None = None) -> dict:
+    "Execute process `rank` (from 1) of a run over several processes into its rank folder; its status."
+    sweep = Sweep.load(sweep_path, runs)
+    run = {r.id: r for r in sweep.runs()}[rid]
+    folder = rank_folder(run, rank)
+    return run_notebook(sweep.notebook, folder, {**run.params, 'out_dir': str(folder)}, progress=False)
+
+def _stop(procs: list, grace_s: float):
+    "Wait up to `grace_s` for the processes, then kill those still running; their exit codes."
+    deadline = time.time() + grace_s
+    for p in procs:
+        try: p.wait(max(0, deadline - time.time()))
+        except subprocess.TimeoutExpired: p.kill(); p.wait()
+    return [p.returncode for p in procs]
+
+def execute_ranks(sweep: Sweep, run: Run, world: int, record: dict, engine: str = 'kernel') -> dict:
+    "Execute the run's notebook in `world` processes of one process group: rank 0 here, into the run folder; its status."
+    port, others = _free_port(), []
+    for rank in range(1, world):
+        folder = rank_folder(run, rank); folder.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, '-m', 'rlpaper.sweep', str(sweep.path), run.id, '--runs', str(sweep.root.parent),
+               '--data', os.environ.get('RLPAPER_DATA', str(sweep.data_root)), '--rank', str(rank)]
+        with open(folder / 'run.log', 'ab') as log:   # each dies with this process (RLPAPER_SWEEP_PID)
+            others.append(subprocess.Popen(cmd, env={**os.environ, **rank_env(rank, world, port), 'RLPAPER_SWEEP_PID': str(os.getpid())},
+                                           stdout=log, stderr=subprocess.STDOUT))
+    with environment(**rank_env(0, world, port)):
+        st = run_notebook(sweep.notebook, run.folder, {**run.params, 'out_dir': str(run.folder)}, progress=False,
+                          record={**record, 'processes': world}, engine=engine)
+    # the others end with rank 0 when it is done; when it failed, they may wait for it in a collective: kill them
+    codes = _stop(others, 300 if st['status'] == 'done' else 5)
+    if st['status'] == 'done' and any(codes):
+        bad = [r for r, c in enumerate(codes, 1) if c]
+        st = {**st, 'status': 'failed', 'error': f'process(es) {bad} of {world} failed; see {rank_folder(run, bad[0])}'}
+        write_json(run.folder / 'status.json', st)
+    return st
+
+# %% ../nbs/09_sweep.ipynb #0bbfb94a
+LIVE_STATES = ('PENDING', 'CONFIGURING', 'RUNNING', 'COMPLETING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED',
+               'RESIZING', 'SUSPENDED', 'STOPPED', 'SIGNALING', 'STAGE_OUT') # a job in these states will still run
+INTERRUPTED_STATES = ('CANCELLED', 'PREEMPTED', 'NODE_FAIL', 'BOOT_FAIL', 'DEADLINE') # ended by the cluster, not by the run
+
+def _task_ids(text: str) -> list[str]:
+    "The array task ids of Slurm's `ArrayTaskId`: '3', '0-4%2' or '1,3-5'."
+    ids = []
+    for part in text.split('%')[0].strip('[]').split(','):
+        a, _, b = part.partition('-')
+        ids += [str(i) for i in range(int(a), int(b or a) + 1)] if a.isdigit() else []
+    return ids
+
+def _scontrol_states() -> dict[str, str]:
+    "The state of every job the controller still holds (finished ones for `MinJobAge`), by id; array tasks as `123_4`."
+    try: out = subprocess.run(['scontrol', 'show', 'job', '-o'], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired): return {}
+    states = {}
+    for line in out.splitlines():
+        f = dict(re.findall(r'(\w+)=(\S*)', line))
+        if 'JobState' not in f: continue
+        ids = ([f"{f['ArrayJobId']}_{t}" for t in _task_ids(f['ArrayTaskId'])] if f.get('ArrayTaskId')
+               else [f.get('JobId', '')])
+        states.update(dict.fromkeys(ids, f['JobState']))
+    return states
+
+def _sacct_states(ids: list[str]) -> dict[str, str]:
+    "The state of jobs from Slurm's accounting, where it runs (it needs slurmdbd)."
+    try: r = subprocess.run(['sacct', '-n', '-P', '-X', '-o', 'JobID,State', '-j', ','.join(ids)],
+                            capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired): return {}
+    pairs = [line.split('|', 1) for line in r.stdout.splitlines() if '|' in line] if r.returncode == 0 else []
+    return {j: s.split()[0] for j, s in pairs if s}   # 'CANCELLED by 0' -> 'CANCELLED'
+
+def slurm_states(job_ids: list[str]) -> dict[str, str]:
+    "The Slurm state of each job id (`123_4` for array tasks): from the controller, else from accounting; 'UNKNOWN' when Slurm has forgotten it."
+    states = _scontrol_states()
+    missing = [j for j in job_ids if j not in states]
+    if missing: states.update(_sacct_states(missing))
+    return {j: states.get(j, 'UNKNOWN') for j in job_ids}
+
+def slurm_job(run: Run) -> dict:
+    "The Slurm job the run was last submitted as (`slurm.json`: job id, cluster, submission time), or {}."
+    path = run.folder / 'slurm.json'
+    return json.loads(path.read_text()) if path.exists() else {}
 
 # %% ../nbs/09_sweep.ipynb #dcc151cb
 def sweep_status(sweep: Sweep) -> pd.DataFrame:
-    "One row per run: id, status, error and seconds, and the parameters the sweep sets."
-    rows = []
-    for r in sweep.runs():
-        st = read_status(r)
+    "One row per run: id, status, error and seconds, its Slurm job and state if it was submitted to Slurm, and the parameters the sweep sets."
+    rows, runs = [], sweep.runs()
+    jobs = {r.id: j for r in runs if (j := slurm_job(r))}
+    states = slurm_states([j['job_id'] for j in jobs.values() if j.get('cluster') == 'slurm']) if jobs else {}
+    for r in runs:
+        st, job = read_status(r), jobs.get(r.id, {})
+        slurm = {'slurm_job': job.get('job_id', ''), 'slurm_state': states.get(job.get('job_id'), '')} if jobs else {}
         rows.append({'run_id': r.id, 'status': st['status'], 'error': st.get('error', ''), 'seconds': st.get('seconds'),
-                     **{k: as_cell(v) for k, v in r.params.items()}})
+                     **slurm, **{k: as_cell(v) for k, v in r.params.items()}})
     return pd.DataFrame(rows)
 
 def failures(sweep: Sweep) -> list[str]:
@@ -340,7 +447,7 @@ def runs_to_start(sweep: Sweep, retry_failed: bool = False) -> list[Run]:
 # %% ../nbs/09_sweep.ipynb #3c012151
 def worker_slots(resources: Resources, # what each run needs
                  workers: int | None = None, # runs at once; default: as many as the devices or cores allow
-                 devices: list | None = None, # GPU ids to use; default: every GPU found
+                 devices: list | None = None, # GPU ids to use, or 'cpu' for a CPU process standing in for a GPU; default: every GPU found
                  ) -> list[dict]:
     "The environment of each worker slot: its GPUs, or its CPU thread budget."
     if resources.gpus:
@@ -350,11 +457,16 @@ def worker_slots(resources: Resources, # what each run needs
         if workers > fit or not fit:
             raise ValueError(f'{workers or 1} worker(s) of {resources.gpus} GPU(s) each need '
                              f'{(workers or 1) * resources.gpus} GPUs; found {len(devices)}: {devices}')
-        return [{'CUDA_VISIBLE_DEVICES': ','.join(map(str, devices[i * resources.gpus:(i + 1) * resources.gpus])),
-                 'RLPAPER_GPUS': str(resources.gpus), 'OMP_NUM_THREADS': str(resources.cpus)} for i in range(workers)]
+        return [_gpu_slot(devices[i * resources.gpus:(i + 1) * resources.gpus], resources.cpus) for i in range(workers)]
     workers = workers or max(1, (os.cpu_count() or 1) // resources.cpus)
     return [{'CUDA_VISIBLE_DEVICES': '', 'RLPAPER_GPUS': '0', 'OMP_NUM_THREADS': str(resources.cpus),
              'MKL_NUM_THREADS': str(resources.cpus)} for _ in range(workers)]
+
+def _gpu_slot(devices: list, cpus: int) -> dict:
+    "The environment of a slot of `devices`: GPU ids, or 'cpu' (a rehearsal of a multi-GPU run, one CPU process per 'GPU')."
+    on_cpu = all(d == 'cpu' for d in devices)
+    return {'CUDA_VISIBLE_DEVICES': '' if on_cpu else ','.join(map(str, devices)), 'RLPAPER_GPUS': str(len(devices)),
+            'OMP_NUM_THREADS': str(cpus), **({'ACCELERATE_USE_CPU': 'true'} if on_cpu else {})}
 
 def _gpu_count() -> int:
     import torch
@@ -447,6 +559,7 @@ def _start_run(sweep: Sweep, run: Run, env: dict, warm: bool):
 def _run_child(sweep: Sweep, run: Run, env: dict, warm: bool = False) -> dict:
     "Execute one run in a process of its own with the slot's environment, under the sweep's time limit."
     run.folder.mkdir(parents=True, exist_ok=True)
+    (run.folder / 'slurm.json').unlink(missing_ok=True)   # a Slurm job it was before is no longer its state
     code = _start_run(sweep, run, env, warm)(sweep.resources.time_min * 60)
     if code is None:
         st = {**read_status(run), 'status': 'failed', 'error': f'time limit of {sweep.resources.time_min} min exceeded'}
@@ -495,34 +608,85 @@ def _gather(jobs, work, workers, progress) -> dict[str, dict]:
     return out
 
 # %% ../nbs/09_sweep.ipynb #8fecd457
+class RunJob:
+    "`execute_run` as a submitit job that is requeued at its time limit or on preemption, to resume from its last checkpoint."
+    def __call__(self, *args): return execute_run(*args)
+    def checkpoint(self, *args):   # submitit calls it on SIGUSR2, then requeues the job with what it returns
+        from submitit.helpers import DelayedSubmission
+        return DelayedSubmission(self, *args)
+
+def slurm_executor(sweep: Sweep, n_runs: int, workers: int | None, cluster: str | None):
+    "A submitit executor for the sweep's job array, with its resources as job limits."
+    import submitit
+    res = sweep.resources
+    ex = submitit.AutoExecutor(folder=sweep.root / 'submitit', cluster=cluster, slurm_max_num_timeout=res.max_requeues)
+    ex.update_parameters(name=sweep.name, timeout_min=math.ceil(res.time_min), cpus_per_task=res.cpus,
+                         gpus_per_node=res.gpus, slurm_array_parallelism=workers or n_runs,
+                         # the time-limit signal comes early enough to checkpoint, also under a limit of a minute
+                         **({'slurm_signal_delay_s': min(90, max(15, int(res.time_min * 15)))} if ex.cluster == 'slurm' else {}),
+                         **({'mem_gb': res.mem_gb} if res.mem_gb else {}),
+                         **{f'slurm_{k}': v for k, v in res.slurm.items()})
+    return ex
+
+def submit_array(sweep: Sweep, runs: list[Run], workers: int | None, cluster: str | None) -> list:
+    "Submit the runs as one job array; record each run's job in `slurm.json`. Slurm's refusal is a ValueError with its reason, and leaves no files."
+    ex = slurm_executor(sweep, len(runs), workers, cluster)
+    folder = sweep.root / 'submitit'
+    before = set(folder.rglob('*')) if folder.exists() else set()
+    try:
+        jobs = ex.map_array(RunJob(), [str(sweep.path)] * len(runs), [r.id for r in runs], [str(sweep.root.parent)] * len(runs),
+                            ['kernel'] * len(runs), [str(sweep.data_root)] * len(runs))
+    except Exception as e:   # sbatch said no: resources no node has, a partition that does not exist, ...
+        for f in sorted(set(folder.rglob('*')) - before, reverse=True): f.rmdir() if f.is_dir() else f.unlink()
+        raise ValueError(f'{sweep.path.name}: Slurm refused the job array of {len(runs)} run(s): {str(e).strip()[-1500:]}') from None
+    for run, job in zip(runs, jobs):
+        write_json(run.folder / 'slurm.json', {'job_id': job.job_id, 'cluster': ex.cluster, 'submitted': now_iso()})
+    return jobs
+
+def job_outcome(run: Run, job, state: str) -> dict:
+    "The final status of a finished job's run; a job ended by the cluster (cancelled, preempted) leaves it `interrupted`, to run again."
+    result, error = {}, f'no result ({state})'
+    if job.paths.result_pickle.exists():
+        try: result = job.result()
+        except Exception as e: error = f'{type(e).__name__}: {str(e)[-500:]}'   # died outside the notebook: out of memory, ...
+    # a cancelled job's notebook may still report its dead kernel as a failure: the run itself did not fail
+    if result and (result['status'] == 'done' or state not in INTERRUPTED_STATES): return result
+    st = {**read_status(run), 'status': 'interrupted' if state in INTERRUPTED_STATES else 'failed',
+          'error': f"Slurm job {job.job_id}, {state}: {result.get('error') or error}", 'slurm_state': state}
+    write_json(run.folder / 'status.json', st)
+    return st
+
+def wait_for_jobs(submitted: list, progress: bool = True, poll_s: float = 2) -> dict[str, dict]:
+    "Wait for every (run, job) to end; return each run's final status by folder."
+    out, waiting = {}, {str(r.folder): (r, j) for r, j in submitted}
+    bar = progress_bar(total=len(waiting), desc='jobs', disable=not progress, unit='run')
+    while waiting:
+        on_slurm = {j.job_id for r, j in waiting.values() if slurm_job(r).get('cluster') == 'slurm'}
+        states = slurm_states(sorted(on_slurm))
+        for key, (run, job) in list(waiting.items()):
+            state = states.get(job.job_id, 'UNKNOWN')
+            # submitit alone waits forever for a cancelled job where `sacct` does not run (no slurmdbd): ask the controller
+            ended = job.done() if job.job_id not in on_slurm else state not in LIVE_STATES
+            if job.paths.result_pickle.exists() or ended:
+                out[key] = job_outcome(run, job, state)
+                del waiting[key]; bar.update()
+        if waiting: time.sleep(poll_s)
+    bar.close()
+    return out
+
 def run_slurm(jobs: list[tuple[Sweep, Run]], workers: int | None = None, progress: bool = True,
               cluster: str | None = None, # None: Slurm when available; 'local' for submitit's local executor
               ) -> dict[str, dict]:
     "Execute runs as submitit jobs, one job array per sweep, at most `workers` at once per array."
-    import submitit
-    out, bar = {}, progress_bar(total=len(jobs), desc='jobs', disable=not progress, unit='run')
-    by_sweep = {}
+    by_sweep, submitted = {}, []
     for s, r in jobs: by_sweep.setdefault(s.path, (s, []))[1].append(r)
-    submitted = []
     for sweep, runs in by_sweep.values():
-        ex = submitit.AutoExecutor(folder=sweep.root / 'submitit', cluster=cluster)
-        res = sweep.resources
-        ex.update_parameters(name=sweep.name, timeout_min=int(res.time_min), cpus_per_task=res.cpus,
-                             gpus_per_node=res.gpus, slurm_array_parallelism=workers or len(runs),
-                             **({'mem_gb': res.mem_gb} if res.mem_gb else {}),
-                             **{f'slurm_{k}': v for k, v in res.slurm.items()})
-        futures = ex.map_array(execute_run, [str(sweep.path)] * len(runs), [r.id for r in runs],
-                               [str(sweep.root.parent)] * len(runs), ['kernel'] * len(runs),
-                               [str(sweep.data_root)] * len(runs))
-        submitted += list(zip(runs, futures))
-    for run, job in submitted:
-        try: out[str(run.folder)] = job.result()
-        except Exception as e:   # the job died outside the notebook: killed, out of time or memory
-            st = {**read_status(run), 'status': 'failed', 'error': f'job {job.job_id}: {type(e).__name__}: {str(e)[-500:]}'}
-            write_json(run.folder / 'status.json', st); out[str(run.folder)] = st
-        bar.update()
-    bar.close()
-    return out
+        queued = slurm_states([j for r in runs if (j := slurm_job(r).get('job_id')) and slurm_job(r)['cluster'] == 'slurm'])
+        live = [r for r in runs if queued.get(slurm_job(r).get('job_id')) in LIVE_STATES]
+        for r in live: print(f'{r.id}: already queued as Slurm job {slurm_job(r)["job_id"]}; not submitted again', flush=True)
+        todo = [r for r in runs if r not in live]
+        if todo: submitted += list(zip(todo, submit_array(sweep, todo, workers, cluster)))
+    return wait_for_jobs(submitted, progress)
 
 # %% ../nbs/09_sweep.ipynb #496e3053
 EXECUTORS = ('local', 'slurm')
@@ -544,16 +708,22 @@ def run_sweeps(sweeps: list[Sweep], # sweeps whose runs share the workers
                retry_failed: bool = False, # also run failed runs again
                dry_run: bool = False, # only list the runs that would start
                progress: bool = True, slurm_cluster: str | None = None,
-               warm: bool | None = None) -> list[tuple[Sweep, Run]]: # see `run_local`
+               warm: bool | None = None, # see `run_local`
+               tensorboard: str | Path | None = None, # a folder: each run's TensorBoard logs go to <folder>/<sweep>/<run id>
+               ) -> list[tuple[Sweep, Run]]:
     "Start every run of the sweeps that is not done; return the runs started (or that would start)."
     if executor not in EXECUTORS: raise ValueError(f'unknown executor {executor!r}; choose one of {EXECUTORS}')
+    if executor == 'slurm' and slurm_cluster in (None, 'slurm') and not shutil.which('sbatch'):
+        raise ValueError("--executor slurm needs Slurm's `sbatch`, which is not on this machine's PATH: run the sweep on a "
+                         'login node of the cluster, or with --executor local here')
     jobs = [(s, r) for s in sweeps for r in runs_to_start(s, retry_failed)]
     for s in sweeps:
         n = sum(1 for sj, _ in jobs if sj is s)
         print(f'{s.name}: {len(s.runs())} runs, {n} to start -> {s.root}', flush=True)
     if dry_run or not jobs: return jobs
     # every run's provenance names the command a person typed (`rlpaper reproduce ...`), not the run's own process
-    with environment(RLPAPER_COMMAND=os.environ.get('RLPAPER_COMMAND') or shlex.join(sys.argv)):
+    tb = {'RLPAPER_TENSORBOARD_ROOT': str(Path(tensorboard).resolve())} if tensorboard else {}
+    with environment(RLPAPER_COMMAND=os.environ.get('RLPAPER_COMMAND') or shlex.join(sys.argv), **tb):
         if executor == 'local': run_local(jobs, workers, devices, progress, warm)
         else: run_slurm(jobs, workers, progress, cluster=slurm_cluster)
     return jobs
@@ -633,9 +803,11 @@ def _main(argv=None) -> int:
     import argparse
     p = argparse.ArgumentParser(prog='python -m rlpaper.sweep', description='Execute one run of a sweep.')
     p.add_argument('sweep'); p.add_argument('run_id'); p.add_argument('--runs'); p.add_argument('--data')
+    p.add_argument('--rank', type=int, help='a process (from 1) of a run over several processes (see `execute_ranks`)')
     a = p.parse_args(argv)
     _die_with_parent(); _thread_lock_for_tqdm()
-    st = execute_run(a.sweep, a.run_id, a.runs, data=a.data)
+    if a.data: os.environ['RLPAPER_DATA'] = a.data
+    st = execute_rank(a.sweep, a.run_id, a.rank, a.runs) if a.rank else execute_run(a.sweep, a.run_id, a.runs, data=a.data)
     print(json.dumps(st, default=str))
     return 0 if st['status'] in ('done', 'running') else 1
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_train.ipynb #b0b46bc7
 from __future__ import annotations
-import argparse, csv, math, random, sys, warnings
+import argparse, csv, itertools, math, os, random, sys, warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import yaml
 from .progress import progress   # before accelerate: it silences the warning of accelerate's tqdm.auto import
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import gather_object
+from accelerate.utils import broadcast_object_list, gather_object
 from torch.utils.data import BatchSampler, DataLoader, Sampler
 
 from .core import atomic_path, seed_everything
@@ -27,8 +27,9 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'DATA_MODES', 'HISTORY_COLUM
            'make_optimizer', 'lr_factor', 'Schedule', 'epoch_order', 'TensorBatches', 'EpochBatchSampler',
            'set_epoch_of', 'stream_loader', 'stream_epoch', 'process_chunk', 'predict', 'evaluate', 'chunk_batches',
            'predict_dataset', 'evaluate_dataset', 'Callback', 'TrainState', 'rng_state', 'set_rng_state',
-           'checkpoint_paths', 'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'NonFiniteLossError', 'StepMetrics',
-           'fit', 'Classification', 'check_run_spec', 'build_run', 'is_main_process', 'train_from_spec', 'main']
+           'checkpoint_paths', 'save_checkpoint', 'load_checkpoint', 'HistoryFile', 'TensorBoard', 'NonFiniteLossError',
+           'StepMetrics', 'fit', 'Classification', 'check_run_spec', 'build_run', 'is_main_process', 'train_from_spec',
+           'main']
 
 # %% ../nbs/05_train.ipynb #33e3d9b1
 OPTIMIZERS = ('sgd', 'adamw')
@@ -376,6 +377,47 @@ class HistoryFile:
             csv.DictWriter(f, HISTORY_COLUMNS).writerows(rows[self.written:])
         self.written = len(rows)
 
+# %% ../nbs/05_train.ipynb #a7df5563
+class TensorBoard(Callback):
+    "Writes each history row to TensorBoard event files as `fit` logs it: tag `{prefix}{split}/{metric}`, at its step."
+    def __init__(self, log_dir, # the folder of this `fit` call's event files
+                 prefix: str = ''): # put before every tag, e.g. 'pretrain/'
+        self.log_dir, self.prefix, self.writer, self.written = Path(log_dir), prefix, None, 0
+
+    def on_fit_start(self, state):
+        if not state.accelerator.is_main_process: return
+        from torch.utils.tensorboard import SummaryWriter   # here: `rlpaper.train` imports without TensorBoard
+        # Restored rows are in the folder's files already, if it has any: skip them, and hide what the killed run
+        # wrote after its checkpoint (logged again from `state.step + 1` on); a fresh run hides all older events.
+        self.written = len(state.rows) if any(self.log_dir.glob('events.out.tfevents.*')) else 0
+        self.writer = SummaryWriter(str(self.log_dir), purge_step=state.step + 1 if self.written else 0)
+
+    def _write(self, state, flush=False):
+        if self.writer is None: return
+        for r in state.rows[self.written:]:
+            self.writer.add_scalar(f"{self.prefix}{r['split']}/{r['metric']}", r['value'], r['step'])
+        self.written = len(state.rows)
+        if flush: self.writer.flush()
+
+    def on_step_end(self, state):
+        # flushed before every checkpoint (mid-epoch here, at epoch ends below): the files hold the rows a checkpoint holds
+        self._write(state, flush=bool(state.cfg.out_dir) and _checkpoint_due(state.cfg, state, end_of_epoch=False))
+
+    def on_epoch_end(self, state): self._write(state, flush=True)
+
+    def on_fit_end(self, state):
+        self._write(state)
+        if self.writer is not None: self.writer.close(); self.writer = None
+
+_fit_calls = itertools.count()   # this process's `fit` calls while RLPAPER_TENSORBOARD is set: fit-0, fit-1, ...
+
+def _with_tensorboard(callbacks) -> list:
+    "`callbacks`, then a `TensorBoard` in `$RLPAPER_TENSORBOARD/fit-N` (this process's N-th `fit`) if set and none is given."
+    callbacks, root = list(callbacks), os.environ.get('RLPAPER_TENSORBOARD')
+    if not root: return callbacks
+    log_dir = Path(root) / f'fit-{next(_fit_calls)}'   # counted even when unused: a call keeps its number when run again
+    return callbacks if any(isinstance(cb, TensorBoard) for cb in callbacks) else [*callbacks, TensorBoard(log_dir)]
+
 # %% ../nbs/05_train.ipynb #35acf065
 class NonFiniteLossError(FloatingPointError):
     "The training loss became NaN or infinite."
@@ -456,16 +498,25 @@ def _task_key(task) -> str | None:
     "The task as a checkpoint records it: its repr, None for plain classification (checkpoints as before tasks)."
     return None if type(task) is Classification else repr(task)
 
-def _resume_point(cfg: TrainConfig, task) -> dict | None:
+def _newest_checkpoint(cfg: TrainConfig, accelerator: Accelerator) -> str | None:
+    "The newest checkpoint in the main process's `cfg.out_dir`, the one every process resumes from, or None."
+    # The main process writes the checkpoints, so it decides: another process's `out_dir` may be a folder of its own
+    # (a run spread over processes by the sweep gives each process its own run folder)
+    path = None
+    if cfg.out_dir and accelerator.is_main_process:
+        for stale in (Path(cfg.out_dir) / 'checkpoints').glob('.step-*.tmp'): stale.unlink(missing_ok=True)  # from a kill mid-write
+        path = next(map(str, reversed(checkpoint_paths(cfg.out_dir))), None)
+    if accelerator.num_processes > 1: path = broadcast_object_list([path])[0]
+    return path
+
+def _resume_point(cfg: TrainConfig, task, accelerator: Accelerator) -> dict | None:
     "The newest checkpoint of `cfg.out_dir` to resume from, or None to start afresh."
-    if not cfg.out_dir: return None
-    for stale in (Path(cfg.out_dir) / 'checkpoints').glob('.step-*.tmp'): stale.unlink(missing_ok=True)  # from a kill mid-write
-    paths = checkpoint_paths(cfg.out_dir)
-    if not paths: return None
+    path = _newest_checkpoint(cfg, accelerator)
+    if path is None: return None
     if not cfg.resume:
         raise ValueError(f'{cfg.out_dir} holds checkpoints but resume=False: choose another out_dir, or delete '
                          f'{Path(cfg.out_dir) / "checkpoints"} to start over')
-    ckpt = load_checkpoint(paths[-1])
+    ckpt = load_checkpoint(path)
     if changes := _config_changes(ckpt['config'], cfg):
         raise ValueError(f'{cfg.out_dir} holds a run with another config ({"; ".join(changes)}); '
                          'use another out_dir, or the same config to resume it')
@@ -549,6 +600,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
     "Train `model` in place (resuming from `cfg.out_dir` if it holds a checkpoint); return the tidy history."
     # -- set-up: the task, the accelerator, the data (checked, then on the device), optimizer, schedule, state
     task = Classification() if task is None else task
+    callbacks = _with_tensorboard(callbacks)   # and a TensorBoard when RLPAPER_TENSORBOARD is set
     accelerator = _accelerator(cfg)
     sets = {name: check_pairs(task.dataset(ds), _set_name(name)) for name, ds in _splits(train_ds, valid_ds, eval_sets).items()}
     seed_everything(cfg.seed)
@@ -565,7 +617,7 @@ def fit(model: torch.nn.Module, # the network, already initialised
     history = HistoryFile(Path(cfg.out_dir) / 'history.csv' if cfg.out_dir else None, accelerator.is_main_process)
 
     # -- resume from the newest checkpoint of `cfg.out_dir`, if any; else evaluate the untrained model at step 0
-    ckpt = _resume_point(cfg, task)
+    ckpt = _resume_point(cfg, task, accelerator)
     if ckpt is not None:
         _restore(s, ckpt, schedule, metrics, callbacks)
         history.restart(s.rows)

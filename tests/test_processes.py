@@ -75,3 +75,73 @@ def test_fit_on_two_processes():
 
 if __name__ == '__main__':
     debug_launcher(_two_process_fit, num_processes=2)
+
+
+# A notebook that trains with its data read by a DataLoader and records, per process, which samples it read in
+# which epoch. Evaluation reads samples too, at step 0 (epoch -1 here) and after the last epoch, so the epochs in
+# between show the training shards alone.
+SHARDED = '''
+import json, pathlib, torch
+from accelerate import PartialState
+from rlpaper.datasets import gaussian
+from rlpaper.models import get_model
+from rlpaper.train import Callback, TrainConfig, fit
+
+class CrashOnce(Callback):
+    "Rank 0 fails at step `crash_at` the first time, as a killed run would."
+    def on_step_end(self, state):
+        mark = out / 'crashed'
+        if state.step == crash_at and state.accelerator.is_main_process and not mark.exists():
+            mark.touch(); raise RuntimeError(f'crashed at step {crash_at}')
+
+class Logged(torch.utils.data.Dataset):
+    def __init__(self, ds): self.ds, self.epoch, self.seen = ds, -1, []
+    def __len__(self): return len(self.ds)
+    def set_epoch(self, epoch): self.epoch = epoch
+    def __getitem__(self, i): self.seen.append((self.epoch, int(i))); return self.ds[i]
+
+out = pathlib.Path(out_dir)
+torch.manual_seed(seed)
+ds = Logged(gaussian(n=96))
+h = fit(get_model('mlp', 10, in_shape=(30,), hidden=(32,)), ds,
+        TrainConfig(epochs=4, batch_size=16, lr=0.05, data='stream', eval_every=10**9, log_every=2, seed=seed,
+                    progress=False, out_dir=str(out / 'fit')), callbacks=[CrashOnce()])
+state = PartialState()
+(out / 'seen.json').write_text(json.dumps({'rank': state.process_index, 'world': state.num_processes, 'seen': ds.seen}))
+'''
+
+
+def test_a_sweep_run_given_two_gpus_trains_on_two_processes(tmp_path, monkeypatch):
+    "gpus: 2, with two CPU processes standing in for the GPUs, through the path papermill and the sweep use."
+    import json, nbformat, yaml
+    import pandas as pd
+    from rlpaper.sweep import Sweep, rank_folder, run_sweeps, sweep_status
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('seed = 0\ncrash_at = 0\nout_dir = None', metadata={'tags': ['parameters']}),
+                                         nbformat.v4.new_code_cell(SHARDED)])
+    nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'python3', 'language': 'python'}
+    nbformat.write(nb, tmp_path / 'e5_sharded.ipynb')
+    runs = {}
+    for name, gpus, devices, crash_at in (('one', 0, None, 0), ('two', 2, ['cpu', 'cpu'], 0), ('resumed', 2, ['cpu', 'cpu'], 9)):
+        (tmp_path / f'{name}.yaml').write_text(yaml.safe_dump({'notebook': 'e5_sharded.ipynb', 'name': name, 'seeds': [3],
+                                                               'params': {'crash_at': crash_at},
+                                                               'resources': {'gpus': gpus, 'cpus': 1}}))
+        sweep = Sweep.load(tmp_path / f'{name}.yaml', tmp_path / 'runs')
+        run_sweeps([sweep], devices=devices, progress=False)
+        if crash_at:   # rank 0 failed after its checkpoint of epoch 1 (6 steps an epoch): both processes resume from it
+            assert sweep_status(sweep).error.str.contains('crashed at step 9').all(), sweep_status(sweep).error.tolist()
+            run_sweeps([sweep], devices=devices, progress=False, retry_failed=True)
+        assert sweep_status(sweep).status.tolist() == ['done'], sweep_status(sweep).error.tolist()
+        runs[name], = sweep.runs()
+    two = runs['two']
+    assert json.loads((two.folder / 'status.json').read_text())['processes'] == 2
+    ranks = [json.loads((folder / 'seen.json').read_text()) for folder in (two.folder, rank_folder(two, 1))]
+    assert [(r['rank'], r['world']) for r in ranks] == [(0, 2), (1, 2)]
+    for epoch in range(3):   # the epochs before the last: training reads alone
+        shards = [sorted(i for e, i in r['seen'] if e == epoch) for r in ranks]
+        assert not set(shards[0]) & set(shards[1]) and sorted(shards[0] + shards[1]) == list(range(96)), epoch
+    assert not (rank_folder(two, 1) / 'fit' / 'history.csv').exists(), 'only rank 0 writes the history'
+    one, both = (pd.read_csv(runs[k].folder / 'fit' / 'history.csv') for k in ('one', 'two'))
+    pd.testing.assert_frame_equal(one.drop(columns='value'), both.drop(columns='value'))
+    assert (one.value - both.value).abs().max() < 1e-5, 'the same training as one process, to floating-point rounding'
+    resumed = pd.read_csv(runs['resumed'].folder / 'fit' / 'history.csv')
+    pd.testing.assert_frame_equal(resumed, both, check_exact=True)   # resumed on two processes: as if never stopped
