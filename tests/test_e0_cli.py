@@ -76,6 +76,12 @@ def test_reproduce_runs_the_e0_sweep_into_figures(env, tmp_path):
     assert sorted(results.input_corruption.dropna().unique()) == sorted(INPUTS)
     report = tmp_path / 'runs' / 'e0-smoke' / 'report'
     assert (report / 'e0_random_labels.ipynb').exists() and json.loads((report / 'status.json').read_text())['status'] == 'done'
+    # provenance: every run (and the report) names the commit of this checkout, and results.csv carries it
+    head = subprocess.run(['git', '-C', ROOT, 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip()
+    folders = [*(tmp_path / 'runs' / 'e0-smoke').glob('*=*'), report]
+    provenance = [json.loads((f / 'provenance.json').read_text()) for f in folders]
+    assert len(provenance) == 13 and {p['commit'] for p in provenance} == {head} == set(results.commit)
+    assert all(p['command'].endswith(f'--workers 2') and 'reproduce' in p['command'] and p['ended'] for p in provenance)
 
 
 def test_a_failing_e0_run_is_reported_and_figures_kept(env, tmp_path):

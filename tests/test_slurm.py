@@ -159,7 +159,7 @@ def test_a_run_past_its_time_limit_is_requeued_and_resumes_bit_exactly(slurm_clu
     from rlpaper.sweep import run_notebook, run_sweeps, sweep_status
     import pandas as pd, torch
     declared = 'seed = 0\nn = 8000\nepochs = 140\nout_dir = None'
-    s = sweep_at(tmp_path, name='e6', body=TRAIN, declared=declared, resources={'time_min': 1, 'max_requeues': 10})
+    s = sweep_at(tmp_path, name='e6', body=TRAIN, declared=declared, resources={'time_min': 1, 'max_requeues': 30})
     run, = s.runs()
     # the reference: the same notebook, uninterrupted, in a process of its own, while the job runs
     ref = threading.Thread(target=run_notebook, args=(s.notebook, tmp_path / 'reference', {'out_dir': str(tmp_path / 'reference')}),

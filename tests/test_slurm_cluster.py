@@ -45,14 +45,15 @@ def test_node_as_configured(slurm_cluster):
     assert re.search(rf'\bCPUTot={slurm_cluster.cpus}\b', node), node
     assert re.search(rf'\bRealMemory={slurm_cluster.real_memory_mb}\b', node), node
     assert re.search(r'\bState=(IDLE|MIXED|ALLOCATED)\b', node), node
-    assert run('sinfo', '-h', '-o', '%P %a %D').split() == [f'{slurm_cluster.partition}*', 'up', '1']
+    # the default partition, and a second one on the same node (for tests that send a job to a named partition)
+    assert run('sinfo', '-h', '-o', '%P %a %D').split() == [f'{slurm_cluster.partition}*', 'up', '1', 'long', 'up', '1']
 
 
 def test_env_gives_clients_what_they_need(slurm_cluster):
     "`eval \"$(tools/slurm_cluster.sh env)\"` is all a client needs."
     env = {k: v for k, v in os.environ.items() if k != 'SLURM_CONF'}
     out = run('bash', '-c', f'eval "$(bash {SLURM_SCRIPT} env)" && echo "$SLURM_CONF" && sinfo -h -o %P', env=env)
-    assert out.split() == [slurm_cluster.conf, f'{slurm_cluster.partition}*']
+    assert out.split() == [slurm_cluster.conf, f'{slurm_cluster.partition}*', 'long']
 
 
 def test_stop_start_idempotent(slurm_cluster):

@@ -44,7 +44,7 @@ def test_reproduce_paper_e2_lists_its_data_and_stops(env, tmp_path):
     assert r.returncode == 3, r.stdout + r.stderr
     line = next(l for l in r.stdout.splitlines() if l.startswith('e2: data'))
     s = Sweep.load(SWEEPS / 'paper' / 'e2.yaml', tmp_path)
-    assert line == f"e2: data {s.data}; 1 GPU(s) per run; 9 runs", line
+    assert line == f"e2: data {s.data}; 4 GPU(s) per run; 9 runs", line   # data-parallel pre-training (the paper sweep)
     missing = [l for l in r.stdout.splitlines() if l.strip().startswith('missing  e2: data')]
     assert len(missing) == len(s.data) == 7, r.stdout
     assert not (tmp_path / 'runs').exists() or not any((tmp_path / 'runs').rglob('status.json'))   # nothing started
