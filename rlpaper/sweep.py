@@ -388,10 +388,12 @@ def _task_ids(text: str) -> list[str]:
         ids += [str(i) for i in range(int(a), int(b or a) + 1)] if a.isdigit() else []
     return ids
 
-def _scontrol_states() -> dict[str, str]:
-    "The state of every job the controller still holds (finished ones for `MinJobAge`), by id; array tasks as `123_4`."
-    try: out = subprocess.run(['scontrol', 'show', 'job', '-o'], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.TimeoutExpired): return {}
+def _scontrol_states(job_ids: list[str]) -> dict[str, str]:
+    "The state of the jobs (and all tasks of their arrays) the controller still holds (finished ones for `MinJobAge`); array tasks as `123_4`."
+    out = ''
+    for base in sorted({j.split('_')[0] for j in job_ids}):   # one call per array, not a listing of the whole cluster
+        try: out += subprocess.run(['scontrol', 'show', 'job', '-o', base], capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.TimeoutExpired): pass
     states = {}
     for line in out.splitlines():
         f = dict(re.findall(r'(\w+)=(\S*)', line))
@@ -411,7 +413,7 @@ def _sacct_states(ids: list[str]) -> dict[str, str]:
 
 def slurm_states(job_ids: list[str]) -> dict[str, str]:
     "The Slurm state of each job id (`123_4` for array tasks): from the controller, else from accounting; 'UNKNOWN' when Slurm has forgotten it."
-    states = _scontrol_states()
+    states = _scontrol_states(job_ids) if job_ids else {}
     missing = [j for j in job_ids if j not in states]
     if missing: states.update(_sacct_states(missing))
     return {j: states.get(j, 'UNKNOWN') for j in job_ids}
@@ -656,7 +658,8 @@ def job_outcome(run: Run, job, state: str) -> dict:
     write_json(run.folder / 'status.json', st)
     return st
 
-def wait_for_jobs(submitted: list, progress: bool = True, poll_s: float = 2) -> dict[str, dict]:
+def wait_for_jobs(submitted: list, progress: bool = True, poll_s: float = 2, # seconds between looks, growing to `max_poll_s`
+                  max_poll_s: float = 10) -> dict[str, dict]:
     "Wait for every (run, job) to end; return each run's final status by folder."
     out, waiting = {}, {str(r.folder): (r, j) for r, j in submitted}
     bar = progress_bar(total=len(waiting), desc='jobs', disable=not progress, unit='run')
@@ -671,6 +674,7 @@ def wait_for_jobs(submitted: list, progress: bool = True, poll_s: float = 2) -> 
                 out[key] = job_outcome(run, job, state)
                 del waiting[key]; bar.update()
         if waiting: time.sleep(poll_s)
+        poll_s = min(max_poll_s, poll_s * 1.5)   # a long sweep asks the controller every few seconds, not all the time
     bar.close()
     return out
 
