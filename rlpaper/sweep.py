@@ -22,9 +22,9 @@ from .experiment import as_cell, check_held_out, check_selected, flatten
 __all__ = ['ENGINES', 'SWEEP_KEYS', 'RESOURCE_KEYS', 'STATUSES', 'LIVE_STATES', 'INTERRUPTED_STATES', 'WARM_MODULES', 'EXECUTORS',
            'experiments_dir', 'find_experiments', 'notebook_parameters', 'run_notebook', 'register_inprocess_engine',
            'Resources', 'Run', 'grid_points', 'params_hash', 'run_id', 'Sweep', 'run_lock', 'read_status',
-           'execute_run', 'rank_env', 'rank_folder', 'execute_rank', 'execute_ranks', 'slurm_states', 'slurm_job',
-           'sweep_status', 'failures', 'runs_to_start', 'worker_slots', 'warm_context', 'slot_groups', 'run_local',
-           'RunJob', 'slurm_executor', 'submit_array', 'job_outcome', 'wait_for_jobs', 'run_slurm', 'environment',
+           'execute_run', 'environment', 'rank_env', 'rank_folder', 'execute_rank', 'execute_ranks', 'slurm_states',
+           'slurm_job', 'sweep_status', 'failures', 'runs_to_start', 'worker_slots', 'warm_context', 'slot_groups',
+           'run_local', 'RunJob', 'slurm_executor', 'submit_array', 'job_outcome', 'wait_for_jobs', 'run_slurm',
            'run_sweeps', 'code_of', 'collect', 'report', 'missing_requirements', 'launch']
 
 # %% ../nbs/09_sweep.ipynb #95804107
@@ -325,6 +325,17 @@ def execute_run(sweep_path: str | Path, # the sweep file
                             record=record, engine=engine)
 
 # %% ../nbs/09_sweep.ipynb #9ed54f16
+@contextmanager
+def environment(**values):
+    "Set environment variables for the duration of a block: the processes and jobs started in it inherit them."
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try: yield
+    finally:
+        for k, v in old.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
@@ -612,7 +623,10 @@ def _gather(jobs, work, workers, progress) -> dict[str, dict]:
 # %% ../nbs/09_sweep.ipynb #8fecd457
 class RunJob:
     "`execute_run` as a submitit job that is requeued at its time limit or on preemption, to resume from its last checkpoint."
-    def __call__(self, *args): return execute_run(*args)
+    def __init__(self, gpus: int = 0): self.gpus = gpus # the job's GPUs: more than one trains over as many processes
+    def __call__(self, *args):
+        os.environ['RLPAPER_GPUS'] = str(self.gpus)   # what `execute_run` reads, as the local executor's slots set it
+        return execute_run(*args)
     def checkpoint(self, *args):   # submitit calls it on SIGUSR2, then requeues the job with what it returns
         from submitit.helpers import DelayedSubmission
         return DelayedSubmission(self, *args)
@@ -636,7 +650,7 @@ def submit_array(sweep: Sweep, runs: list[Run], workers: int | None, cluster: st
     folder = sweep.root / 'submitit'
     before = set(folder.rglob('*')) if folder.exists() else set()
     try:
-        jobs = ex.map_array(RunJob(), [str(sweep.path)] * len(runs), [r.id for r in runs], [str(sweep.root.parent)] * len(runs),
+        jobs = ex.map_array(RunJob(sweep.resources.gpus), [str(sweep.path)] * len(runs), [r.id for r in runs], [str(sweep.root.parent)] * len(runs),
                             ['kernel'] * len(runs), [str(sweep.data_root)] * len(runs))
     except Exception as e:   # sbatch said no: resources no node has, a partition that does not exist, ...
         for f in sorted(set(folder.rglob('*')) - before, reverse=True): f.rmdir() if f.is_dir() else f.unlink()
@@ -694,17 +708,6 @@ def run_slurm(jobs: list[tuple[Sweep, Run]], workers: int | None = None, progres
 
 # %% ../nbs/09_sweep.ipynb #496e3053
 EXECUTORS = ('local', 'slurm')
-
-@contextmanager
-def environment(**values):
-    "Set environment variables for the duration of a block: the processes and jobs started in it inherit them."
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try: yield
-    finally:
-        for k, v in old.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
 
 def run_sweeps(sweeps: list[Sweep], # sweeps whose runs share the workers
                workers: int | None = None, devices: list | None = None,
