@@ -478,6 +478,8 @@ def worker_slots(resources: Resources, # what each run needs
 def _gpu_slot(devices: list, cpus: int) -> dict:
     "The environment of a slot of `devices`: GPU ids, or 'cpu' (a rehearsal of a multi-GPU run, one CPU process per 'GPU')."
     on_cpu = all(d == 'cpu' for d in devices)
+    if not on_cpu and 'cpu' in devices:
+        raise ValueError(f"a run's devices {devices} mix GPU ids and 'cpu': give GPU ids only (--devices 0,1) or 'cpu' only (--devices cpu,cpu)")
     return {'CUDA_VISIBLE_DEVICES': '' if on_cpu else ','.join(map(str, devices)), 'RLPAPER_GPUS': str(len(devices)),
             'OMP_NUM_THREADS': str(cpus), **({'ACCELERATE_USE_CPU': 'true'} if on_cpu else {})}
 
@@ -675,11 +677,12 @@ def job_outcome(run: Run, job, state: str) -> dict:
 def wait_for_jobs(submitted: list, progress: bool = True, poll_s: float = 2, # seconds between looks, growing to `max_poll_s`
                   max_poll_s: float = 10) -> dict[str, dict]:
     "Wait for every (run, job) to end; return each run's final status by folder."
+    from submitit import SlurmJob
     out, waiting = {}, {str(r.folder): (r, j) for r, j in submitted}
-    bar = progress_bar(total=len(waiting), desc='jobs', disable=not progress, unit='run')
+    on_slurm = {j.job_id for _, j in submitted if isinstance(j, SlurmJob)}   # not submitit's local executor
+    bar = progress_bar(total=len(waiting), desc='jobs', disable=not progress or not waiting, unit='run')
     while waiting:
-        on_slurm = {j.job_id for r, j in waiting.values() if slurm_job(r).get('cluster') == 'slurm'}
-        states = slurm_states(sorted(on_slurm))
+        states = slurm_states(sorted({j.job_id for _, j in waiting.values()} & on_slurm))
         for key, (run, job) in list(waiting.items()):
             state = states.get(job.job_id, 'UNKNOWN')
             # submitit alone waits forever for a cancelled job where `sacct` does not run (no slurmdbd): ask the controller
@@ -699,10 +702,11 @@ def run_slurm(jobs: list[tuple[Sweep, Run]], workers: int | None = None, progres
     by_sweep, submitted = {}, []
     for s, r in jobs: by_sweep.setdefault(s.path, (s, []))[1].append(r)
     for sweep, runs in by_sweep.values():
-        queued = slurm_states([j for r in runs if (j := slurm_job(r).get('job_id')) and slurm_job(r)['cluster'] == 'slurm'])
-        live = [r for r in runs if queued.get(slurm_job(r).get('job_id')) in LIVE_STATES]
-        for r in live: print(f'{r.id}: already queued as Slurm job {slurm_job(r)["job_id"]}; not submitted again', flush=True)
-        todo = [r for r in runs if r not in live]
+        before = {r.id: j['job_id'] for r in runs if (j := slurm_job(r)).get('cluster') == 'slurm'}
+        queued = slurm_states(list(before.values()))
+        live = {rid for rid, j in before.items() if queued[j] in LIVE_STATES}
+        for rid in live: print(f'{rid}: already queued as Slurm job {before[rid]}; not submitted again', flush=True)
+        todo = [r for r in runs if r.id not in live]
         if todo: submitted += list(zip(todo, submit_array(sweep, todo, workers, cluster)))
     return wait_for_jobs(submitted, progress)
 

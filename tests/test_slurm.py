@@ -177,3 +177,24 @@ def test_a_run_past_its_time_limit_is_requeued_and_resumes_bit_exactly(slurm_clu
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     wa, wb = (torch.load(d / 'weights.pt') for d in (run.folder, tmp_path / 'reference'))
     assert all(torch.equal(wa[k], wb[k]) for k in wb), 'the resumed run ends with the same weights'
+
+
+def test_a_run_still_queued_is_not_submitted_again(slurm_cluster, env, tmp_path):
+    "The sweep process dies while one run's job runs and the other's waits (--workers 1): a new `sweep run` submits neither."
+    s = sweep_at(tmp_path, seeds=[0, 1], params={'sleep': 8.0})
+    first, second = s.runs()
+    cmd = [BIN / 'rlpaper', 'sweep', 'run', s.path, '--executor', 'slurm', '--workers', '1', '--runs', tmp_path / 'runs']
+    sweep = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not any((r.folder / 'executions.txt').exists() for r in (first, second)):   # one job runs, one is queued
+        assert time.time() < deadline and sweep.poll() is None, 'no job started'
+        time.sleep(0.5)
+    sweep.kill(); sweep.wait()
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert again.stdout.count('already queued as Slurm job') == 1, again.stdout + again.stderr
+    assert 'jobs:' not in again.stdout + again.stderr, 'nothing was submitted, so nothing is waited for'
+    deadline = time.time() + 120
+    while not all((r.folder / 'metrics.json').exists() for r in (first, second)):   # the jobs finish on their own
+        assert time.time() < deadline, 'the jobs did not finish'
+        time.sleep(0.5)
+    assert [len((r.folder / 'executions.txt').read_text().split()) for r in (first, second)] == [1, 1]

@@ -74,3 +74,20 @@ def test_stop_start_idempotent(slurm_cluster):
     assert 'already up' in slurm_script('start').stdout
     assert slurm_script('status', check=False).returncode == 0
     assert run('sinfo', '-h', '-n', slurm_cluster.node, '-o', '%t').strip() in {'idle', 'mix', 'alloc'}
+
+
+def test_a_cluster_stopped_with_a_job_running_starts_again(slurm_cluster):
+    "A session that ends mid-job leaves that job in the saved state: the next start must not wait for an idle node."
+    job = run('sbatch', '--parsable', '--output', '/dev/null', '--wrap', 'sleep 60').strip()
+    try:
+        deadline = time.time() + 30
+        while job_fields(job)['JobState'] != 'RUNNING':
+            assert time.time() < deadline, 'the job did not start'
+            time.sleep(0.5)
+        slurm_script('stop')
+        start = time.time()
+        r = slurm_script('start')   # the recovered job keeps the node 'mix' until slurmd reports it gone
+        assert 'Slurm cluster up' in r.stdout and time.time() - start < 20, r.stdout
+    finally:
+        subprocess.run(['scancel', job], capture_output=True)
+        slurm_script('start')   # later tests get a cluster

@@ -5,7 +5,7 @@
 #
 # Usage: bash tools/slurm_cluster.sh start|stop|status|env
 #   start   start munged, slurmctld and slurmd (as root) unless this script's cluster is already up; wait until
-#           sinfo shows the node idle. Exit 2 when Slurm or munge is not installed.
+#           sinfo shows the node ready (idle, or running jobs recovered from before). Exit 2 when Slurm or munge is not installed.
 #   stop    stop the daemons whose pid files are in the folder (slurmd, slurmctld, munged); nothing else.
 #   status  say whether it is up (exit 0) or not (exit 1).
 #   env     print the shell lines a client needs:  eval "$(bash tools/slurm_cluster.sh env)"
@@ -50,10 +50,14 @@ node_state() {  # the node's state as sinfo prints it (idle, mix, alloc, idle*, 
   timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -n1 || true
 }
 
+node_ready() {  # the node answers and takes jobs: idle, or running some (jobs recovered from a cluster stopped mid-run finish by themselves)
+  case "$(node_state)" in idle|mix|alloc|comp) return 0 ;; *) return 1 ;; esac
+}
+
 is_up() {
   local d
   for d in munged slurmctld slurmd; do pid_of "$d" >/dev/null || return 1; done
-  case "$(node_state)" in idle|mix|alloc|comp|drain|drng) return 0 ;; *) return 1 ;; esac
+  node_ready
 }
 
 tails() {
@@ -177,7 +181,7 @@ do_start() {
   local state=""
   while [ $((SECONDS - t0)) -lt "$WAIT_S" ]; do
     state=$(node_state)
-    if [ "$state" = idle ] && pid_of slurmctld >/dev/null && pid_of slurmd >/dev/null; then
+    if node_ready && pid_of slurmctld >/dev/null && pid_of slurmd >/dev/null; then
       echo "Slurm cluster up in $((SECONDS - t0)) s: node $NODE, $(nproc) CPUs, partition debug ($DIR)"
       echo "use it with: export SLURM_CONF=$CONF"
       return 0
